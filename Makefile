@@ -1,0 +1,90 @@
+# hb — one build for every tool.
+#   make            build bin/* (installs missing Debian packages first, see `make deps`)
+#   make test       build and run the unit + integration tests        (SAN=1: ASan+UBSan build)
+#   make demo       run the main job on the bundled example
+#   make bench      side-by-side benchmarks against the reference tools (needs the PyPI references)
+#   HB_CUDA=0/1     force the CUDA objects off/on (default: on when nvcc is found)
+
+CC      ?= gcc
+SAN     ?= 0
+HB_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,0)
+
+ifeq ($(SAN),1)
+  BUILD  := build-san
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN  := -fsanitize=address,undefined
+else
+  BUILD  := build
+  OPT    := -O2 -g
+  LDSAN  :=
+endif
+BIN     := bin
+ifeq ($(SAN),1)
+  BIN   := build-san/bin
+endif
+
+PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libpng zlib
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -fopenmp -I. -Ilib -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDFLAGS += -fopenmp $(LDSAN)
+
+LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/cpu/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
+TEST_HOBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+
+ifeq ($(HB_CUDA),1)
+  CU_SRC  := $(sort $(wildcard kernels/cuda/*.cu))
+  CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/%.o)
+  ifneq ($(CU_SRC),)
+    CFLAGS += -DHB_CUDA=1 -I/usr/local/cuda/include
+    LDLIBS += -L/usr/local/cuda/lib64 -lcudart -lcublasLt -lcublas
+  endif
+endif
+
+.PHONY: all deps test demo bench clean
+.SECONDARY:
+all: deps $(CMDS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/libhb.a: $(LIB_OBJ) $(CU_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	nvcc -O2 -std=c++17 -I. -Ilib -arch=sm_90 -c $< -o $@
+
+$(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libhb.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(BUILD)/libhb.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJ) $(BUILD)/libhb.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(TEST_HOBJ) $(BUILD)/libhb.a $(LDLIBS) -lcriterion -o $@
+
+test: deps $(CMDS) $(TESTS)
+	@HB_BIN=$(abspath $(BIN)) HB_BUILD=$(abspath $(BUILD)) tests/run.sh $(TESTS)
+
+demo: deps $(CMDS)
+	@scripts/demo.sh
+
+bench: deps $(CMDS)
+	@tests/bench/run.sh
+
+clean:
+	rm -rf build build-san bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/cmd/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TEST_HOBJ:.o=.d)
