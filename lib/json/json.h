@@ -57,6 +57,11 @@ size_t hb_jsplit_peak(const hb_jsplit *s);
 const char *hb_jsplit_path(const hb_jsplit *s);
 void hb_jsplit_close(hb_jsplit *s);
 
+/* The value of member `name` of the top-level object of the JSON file at path, parsed (any type), while the other
+ * members are skipped without being kept (e.g. VQAv2's "data_subtype" next to its big "questions" array).
+ * HB_ENOTFOUND when the member is absent. */
+int hb_json_member(const char *path, const char *name, cJSON **out, hb_err *err);
+
 /* Parse one record with cJSON. On failure: HB_EFORMAT naming the file, record index and the byte offset (in the
  * file) where cJSON stopped. path is for the error only. */
 int hb_jrec_parse(const hb_jrec *rec, const char *path, cJSON **out, hb_err *err);

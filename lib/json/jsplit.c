@@ -231,59 +231,58 @@ int hb_jsplit_open_lines(hb_jsplit **out, const char *path, hb_err *err) {
     return 0;
 }
 
+static void terminate(hb_jsplit *s, size_t at);
+
+/* pos at an object's '{': advance to the value of member seg[0, n) (pos at its first byte). */
+static int find_member(hb_jsplit *s, const char *seg, size_t n, hb_err *err) {
+    int rc;
+    if (peekc(s) != '{') {
+        rc = peekc(s) < 0 ? eof_fail(s, err, "the document") : fail(s, err, "expected an object");
+        hb_err_prefix(err, "looking for member '%.*s'", (int)n, seg);
+        return rc;
+    }
+    s->pos++;
+    for (int first = 1;; first = 0) {
+        skip_ws(s);
+        int c = peekc(s);
+        if (c == '}' || c < 0)
+            return hb_err_set(err, c < 0 ? HB_EFORMAT : HB_ENOTFOUND, s->path, HB_NOPOS, (long long)(s->base + s->pos),
+                              c < 0 ? "file ends before member '%.*s' (truncated?)" : "no member '%.*s' in the object",
+                              (int)n, seg);
+        if (!first) {
+            if (c != ',') return fail(s, err, "expected ',' or '}' between members");
+            s->pos++;
+            skip_ws(s);
+            c = peekc(s);
+        }
+        if (c != '"') return c < 0 ? eof_fail(s, err, "an object") : fail(s, err, "expected a member name");
+        if ((rc = read_key(s, err))) return rc;
+        skip_ws(s);
+        if (peekc(s) != ':') return fail(s, err, "expected ':' after a member name");
+        s->pos++;
+        skip_ws(s);
+        if (s->key.len == n && !memcmp(s->key.data, seg, n)) return 0;
+        if ((rc = scan_value(s, err))) return rc;
+    }
+}
+
+static void skip_bom(hb_jsplit *s) {
+    if (peekc(s) == 0xEF && s->end - s->pos >= 3 && !memcmp(s->buf + s->pos, "\xEF\xBB\xBF", 3)) s->pos += 3;
+    skip_ws(s);
+}
+
 int hb_jsplit_open(hb_jsplit **out, const char *path, const char *select, hb_err *err) {
     int rc = open_file(out, path, err);
     if (rc) return rc;
     hb_jsplit *s = *out;
-    if (peekc(s) == 0xEF && s->end - s->pos >= 3 && !memcmp(s->buf + s->pos, "\xEF\xBB\xBF", 3)) s->pos += 3;
-    skip_ws(s);
+    skip_bom(s);
     s->top = 1;
     const char *seg = select ? select : "";
     while (*seg) {
         const char *dot = strchr(seg, '.');
         size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
         s->top = 0;
-        if (peekc(s) != '{') {
-            rc = peekc(s) < 0 ? eof_fail(s, err, "the document") : fail(s, err, "expected an object");
-            hb_err_prefix(err, "looking for member '%.*s'", (int)n, seg);
-            goto bad;
-        }
-        s->pos++;
-        int first = 1, found = 0;
-        while (!found) {
-            skip_ws(s);
-            int c = peekc(s);
-            if (c == '}' || c < 0) {
-                rc = hb_err_set(err, c < 0 ? HB_EFORMAT : HB_ENOTFOUND, path, HB_NOPOS, (long long)(s->base + s->pos),
-                                c < 0 ? "file ends before member '%.*s' (truncated?)" : "no member '%.*s' in the object",
-                                (int)n, seg);
-                goto bad;
-            }
-            if (!first) {
-                if (c != ',') {
-                    rc = fail(s, err, "expected ',' or '}' between members");
-                    goto bad;
-                }
-                s->pos++;
-                skip_ws(s);
-                c = peekc(s);
-            }
-            first = 0;
-            if (c != '"') {
-                rc = c < 0 ? eof_fail(s, err, "an object") : fail(s, err, "expected a member name");
-                goto bad;
-            }
-            if ((rc = read_key(s, err))) goto bad;
-            skip_ws(s);
-            if (peekc(s) != ':') {
-                rc = fail(s, err, "expected ':' after a member name");
-                goto bad;
-            }
-            s->pos++;
-            skip_ws(s);
-            if (s->key.len == n && !memcmp(s->key.data, seg, n)) found = 1;
-            else if ((rc = scan_value(s, err))) goto bad;
-        }
+        if ((rc = find_member(s, seg, n, err))) goto bad;
         seg += n + (dot ? 1 : 0);
     }
     int c = peekc(s);
@@ -299,6 +298,25 @@ int hb_jsplit_open(hb_jsplit **out, const char *path, const char *select, hb_err
 bad:
     hb_jsplit_close(s);
     *out = NULL;
+    return rc;
+}
+
+int hb_json_member(const char *path, const char *name, cJSON **out, hb_err *err) {
+    hb_jsplit *s;
+    *out = NULL;
+    int rc = open_file(&s, path, err);
+    if (rc) return rc;
+    skip_bom(s);
+    if (!(rc = find_member(s, name, strlen(name), err))) {
+        s->mark = s->pos;
+        rc = scan_value(s, err);
+        if (!rc) {
+            hb_jrec r = {(const char *)s->buf + s->mark, s->pos - s->mark, NULL, 0, 0, (int64_t)(s->base + s->mark)};
+            terminate(s, s->pos);
+            rc = hb_jrec_parse(&r, path, out, err);
+        }
+    }
+    hb_jsplit_close(s);
     return rc;
 }
 
