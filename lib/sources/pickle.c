@@ -1,0 +1,463 @@
+/* A safe reader for the data-only subset of Python's pickle format, enough for RefCOCO's refs(unc|umd|google).p
+ * (Python 2 cPickle dumps of a list of dicts of str/int/float/list). It interprets opcodes on a value stack and
+ * builds a cJSON tree; it never imports or calls anything, so opcodes that would (GLOBAL, REDUCE, BUILD, INST, OBJ,
+ * NEWOBJ, PERSID, EXT*) are errors naming their byte offset.
+ * Dependencies: sources.h (hb_pickle_*), <cjson/cJSON.h>, core/core.h (hb_file_read_all, hb_buf). */
+#include "sources.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STACK (1 << 20)
+#define MAX_MEMO (1u << 26)
+
+typedef struct {
+    const uint8_t *p, *end, *start;
+    const char *name;
+    cJSON **stack; /* values; NULL entries are marks */
+    size_t n, cap;
+    cJSON **memo;  /* borrowed pointers into the tree (or the graveyard) */
+    size_t n_memo;
+    cJSON *graveyard; /* popped values stay alive here so the memo never dangles */
+    hb_err *err;
+    long long op_at;
+} pk;
+
+static int bad(pk *k, const char *what) {
+    return hb_err_set(k->err, HB_EFORMAT, k->name, HB_NOPOS, k->op_at, "pickle: %s", what);
+}
+
+static int push(pk *k, cJSON *v) {
+    if (k->n == MAX_STACK) {
+        cJSON_Delete(v);
+        return bad(k, "value stack too deep");
+    }
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 256;
+        k->stack = hb_xrealloc(k->stack, k->cap * sizeof *k->stack);
+    }
+    k->stack[k->n++] = v;
+    return 0;
+}
+
+static int need(pk *k, size_t n) { return (size_t)(k->end - k->p) < n ? bad(k, "data ends inside an opcode") : 0; }
+
+static uint64_t le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static long find_mark(pk *k) {
+    for (size_t i = k->n; i > 0; i--)
+        if (!k->stack[i - 1]) return (long)(i - 1);
+    return -1;
+}
+
+/* Text up to the next '\n' (protocol 0 arguments). */
+static int line(pk *k, const char **s, size_t *n) {
+    const uint8_t *nl = memchr(k->p, '\n', (size_t)(k->end - k->p));
+    if (!nl) return bad(k, "text argument without a newline");
+    *s = (const char *)k->p;
+    *n = (size_t)(nl - k->p);
+    k->p = nl + 1;
+    return 0;
+}
+
+static void put_utf8(hb_buf *b, unsigned cp) {
+    if (cp < 0x80) hb_buf_putc(b, (int)cp);
+    else if (cp < 0x800) {
+        hb_buf_putc(b, 0xC0 | (cp >> 6));
+        hb_buf_putc(b, 0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        hb_buf_putc(b, 0xE0 | (cp >> 12));
+        hb_buf_putc(b, 0x80 | ((cp >> 6) & 0x3F));
+        hb_buf_putc(b, 0x80 | (cp & 0x3F));
+    } else {
+        hb_buf_putc(b, 0xF0 | (cp >> 18));
+        hb_buf_putc(b, 0x80 | ((cp >> 12) & 0x3F));
+        hb_buf_putc(b, 0x80 | ((cp >> 6) & 0x3F));
+        hb_buf_putc(b, 0x80 | (cp & 0x3F));
+    }
+}
+
+/* Python 2 str bytes: kept when valid UTF-8, otherwise read as Latin-1 (so the tree is always valid UTF-8). */
+static cJSON *bytes_value(const uint8_t *s, size_t n) {
+    hb_buf b = {0};
+    size_t i = 0;
+    int valid = 1;
+    while (i < n && valid) {
+        uint8_t c = s[i];
+        int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!len || i + (size_t)len > n) valid = 0;
+        for (int j = 1; valid && j < len; j++)
+            if ((s[i + j] & 0xC0) != 0x80) valid = 0;
+        if (c == 0) valid = 0; /* cJSON strings are NUL-terminated */
+        i += len ? (size_t)len : 1;
+    }
+    if (valid) hb_buf_append(&b, s, n);
+    else
+        for (i = 0; i < n; i++) put_utf8(&b, s[i] ? s[i] : 0xFFFD);
+    cJSON *v = cJSON_CreateString(hb_buf_cstr(&b));
+    hb_buf_free(&b);
+    return v;
+}
+
+static int hexval(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* S'...'\n: a Python 2 repr() of a str. */
+static int text_string(pk *k, const char *s, size_t n, cJSON **out) {
+    if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0]) return bad(k, "S: not a quoted string");
+    hb_buf b = {0};
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (s[i] != '\\') {
+            hb_buf_putc(&b, s[i]);
+            continue;
+        }
+        if (++i + 1 > n - 1) break;
+        char c = s[i];
+        const char *map = "n\nt\tr\r\\\\''\"\"a\ab\bf\fv\v";
+        const char *m = NULL;
+        for (const char *q = map; *q; q += 2)
+            if (*q == c) m = q;
+        if (m) hb_buf_putc(&b, m[1]);
+        else if (c == 'x' && i + 2 < n - 1 && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            hb_buf_putc(&b, hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else if (c >= '0' && c <= '7') {
+            int v = 0, d = 0;
+            while (d < 3 && i < n - 1 && s[i] >= '0' && s[i] <= '7') v = v * 8 + (s[i++] - '0'), d++;
+            i--;
+            hb_buf_putc(&b, v & 0xFF);
+        } else {
+            hb_buf_putc(&b, '\\');
+            hb_buf_putc(&b, c);
+        }
+    }
+    *out = bytes_value(b.data ? b.data : (const uint8_t *)"", b.len);
+    hb_buf_free(&b);
+    return 0;
+}
+
+/* V...\n: raw-unicode-escape (\uXXXX, \UXXXXXXXX; other bytes are Latin-1 code points). */
+static cJSON *raw_unicode(const char *s, size_t n) {
+    hb_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        unsigned cp = (uint8_t)s[i];
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+            int w = s[i + 1] == 'u' ? 4 : 8;
+            unsigned v = 0;
+            int ok = i + 2 + (size_t)w <= n;
+            for (int j = 0; ok && j < w; j++) {
+                int h = hexval(s[i + 2 + j]);
+                if (h < 0) ok = 0;
+                else v = v * 16 + (unsigned)h;
+            }
+            if (ok && v <= 0x10FFFF) {
+                cp = v;
+                i += 1 + (size_t)w;
+            }
+        }
+        put_utf8(&b, cp ? cp : 0xFFFD);
+    }
+    cJSON *v = cJSON_CreateString(hb_buf_cstr(&b));
+    hb_buf_free(&b);
+    return v;
+}
+
+static int utf8_value(pk *k, size_t n, cJSON **out) {
+    int rc = need(k, n);
+    if (rc) return rc;
+    char *t = hb_xmalloc(n + 1);
+    memcpy(t, k->p, n);
+    t[n] = 0;
+    if (memchr(t, 0, n)) {
+        free(t);
+        return bad(k, "a NUL inside a unicode string");
+    }
+    *out = cJSON_CreateString(t);
+    free(t);
+    k->p += n;
+    return 0;
+}
+
+/* dict keys must be strings in JSON: ints and floats are written in decimal, None/bools by name. */
+static const char *key_text(const cJSON *v, char *buf, size_t n) {
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == floor(d) && fabs(d) < 9e15) snprintf(buf, n, "%lld", (long long)d);
+        else snprintf(buf, n, "%.17g", d);
+        return buf;
+    }
+    if (cJSON_IsNull(v)) return "None";
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "True" : "False";
+    return NULL;
+}
+
+static void discard(pk *k, cJSON *v) {
+    if (v) cJSON_AddItemToArray(k->graveyard, v);
+}
+
+static int set_items(pk *k, cJSON *dict, size_t from) {
+    if ((k->n - from) % 2) return bad(k, "SETITEMS with an odd number of values");
+    char buf[64];
+    for (size_t i = from; i < k->n; i += 2)
+        if (!k->stack[i] || !k->stack[i + 1] || !key_text(k->stack[i], buf, sizeof buf))
+            return bad(k, "a dict key that is not a string or number");
+    for (size_t i = from; i < k->n; i += 2) {
+        const char *key = key_text(k->stack[i], buf, sizeof buf);
+        discard(k, cJSON_DetachItemFromObjectCaseSensitive(dict, key)); /* a repeated key: the last one wins */
+        cJSON_AddItemToObject(dict, key, k->stack[i + 1]);
+        discard(k, k->stack[i]);
+    }
+    k->n = from;
+    return 0;
+}
+
+static int run(pk *k) {
+    while (k->p < k->end) {
+        k->op_at = k->p - k->start;
+        uint8_t op = *k->p++;
+        cJSON *v = NULL;
+        const char *s;
+        size_t n;
+        int rc = 0;
+        long m;
+        switch (op) {
+        case 0x80: /* PROTO */
+            if ((rc = need(k, 1))) return rc;
+            if (*k->p > 5) return bad(k, "unsupported protocol");
+            k->p++;
+            continue;
+        case 0x95: /* FRAME */
+            if ((rc = need(k, 8))) return rc;
+            k->p += 8;
+            continue;
+        case '.': /* STOP */
+            if (k->n != 1 || !k->stack[0]) return bad(k, "STOP with a stack that is not one value");
+            return 0;
+        case '(': rc = push(k, NULL); continue;
+        case ']': v = cJSON_CreateArray(); break;
+        case ')': v = cJSON_CreateArray(); break;
+        case '}': v = cJSON_CreateObject(); break;
+        case 'N': v = cJSON_CreateNull(); break;
+        case 0x88: v = cJSON_CreateTrue(); break;
+        case 0x89: v = cJSON_CreateFalse(); break;
+        case 'J': if ((rc = need(k, 4))) return rc; v = cJSON_CreateNumber((double)(int32_t)le(k->p, 4)); k->p += 4; break;
+        case 'K': if ((rc = need(k, 1))) return rc; v = cJSON_CreateNumber(*k->p++); break;
+        case 'M': if ((rc = need(k, 2))) return rc; v = cJSON_CreateNumber((double)le(k->p, 2)); k->p += 2; break;
+        case 0x8a: case 0x8b: { /* LONG1 / LONG4: little-endian two's complement */
+            int w = op == 0x8a ? 1 : 4;
+            if ((rc = need(k, (size_t)w))) return rc;
+            uint64_t len = le(k->p, w);
+            k->p += w;
+            if (len > 8) return bad(k, "an integer wider than 64 bits");
+            if ((rc = need(k, len))) return rc;
+            uint64_t u = le(k->p, (int)len);
+            if (len && len < 8 && (k->p[len - 1] & 0x80)) u |= ~0ull << (8 * len);
+            v = cJSON_CreateNumber((double)(int64_t)u);
+            k->p += len;
+            break;
+        }
+        case 'G': { /* BINFLOAT: big-endian double */
+            if ((rc = need(k, 8))) return rc;
+            uint64_t u = 0;
+            for (int i = 0; i < 8; i++) u = u << 8 | k->p[i];
+            double d;
+            memcpy(&d, &u, 8);
+            if (!isfinite(d)) return bad(k, "a float that is not finite (JSON cannot hold it)");
+            v = cJSON_CreateNumber(d);
+            k->p += 8;
+            break;
+        }
+        case 'I': case 'L': case 'F': { /* protocol 0 numbers */
+            if ((rc = line(k, &s, &n))) return rc;
+            char t[64];
+            if (n == 0 || n >= sizeof t) return bad(k, "bad number text");
+            memcpy(t, s, n);
+            t[n] = 0;
+            if (op == 'L' && t[n - 1] == 'L') t[n - 1] = 0;
+            if (op == 'I' && (!strcmp(t, "01") || !strcmp(t, "00"))) {
+                v = cJSON_CreateBool(t[1] == '1');
+                break;
+            }
+            char *e;
+            double d = op == 'F' ? strtod(t, &e) : (double)strtoll(t, &e, 10);
+            if (*e || !isfinite(d)) return bad(k, "bad number text");
+            v = cJSON_CreateNumber(d);
+            break;
+        }
+        case 'S': if ((rc = line(k, &s, &n)) || (rc = text_string(k, s, n, &v))) return rc; break;
+        case 'V': if ((rc = line(k, &s, &n))) return rc; v = raw_unicode(s, n); break;
+        case 'T': case 'U': case 'B': case 'C': case 0x8e: { /* byte strings */
+            int w = op == 'U' || op == 'C' ? 1 : op == 0x8e ? 8 : 4;
+            if ((rc = need(k, (size_t)w))) return rc;
+            uint64_t len = le(k->p, w);
+            k->p += w;
+            if ((rc = need(k, len))) return rc;
+            v = bytes_value(k->p, (size_t)len);
+            k->p += len;
+            break;
+        }
+        case 'X': case 0x8c: case 0x8d: { /* BINUNICODE, SHORT_BINUNICODE, BINUNICODE8 */
+            int w = op == 0x8c ? 1 : op == 'X' ? 4 : 8;
+            if ((rc = need(k, (size_t)w))) return rc;
+            uint64_t len = le(k->p, w);
+            k->p += w;
+            if ((rc = utf8_value(k, (size_t)len, &v))) return rc;
+            break;
+        }
+        case 'l': case 't': case 'd': /* LIST / TUPLE / DICT from the mark */
+            if ((m = find_mark(k)) < 0) return bad(k, "no mark");
+            if (op == 'd') {
+                v = cJSON_CreateObject();
+                if ((rc = set_items(k, v, (size_t)m + 1))) {
+                    cJSON_Delete(v);
+                    return rc;
+                }
+            } else {
+                v = cJSON_CreateArray();
+                for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(v, k->stack[i]);
+            }
+            k->n = (size_t)m;
+            break;
+        case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
+            size_t c = (size_t)(op - 0x84);
+            if (k->n < c) return bad(k, "stack underflow");
+            v = cJSON_CreateArray();
+            for (size_t i = k->n - c; i < k->n; i++) {
+                if (!k->stack[i]) {
+                    cJSON_Delete(v);
+                    return bad(k, "a mark inside a tuple");
+                }
+                cJSON_AddItemToArray(v, k->stack[i]);
+            }
+            k->n -= c;
+            break;
+        }
+        case 'a': /* APPEND */
+            if (k->n < 2 || !k->stack[k->n - 1] || !cJSON_IsArray(k->stack[k->n - 2])) return bad(k, "APPEND to a non-list");
+            cJSON_AddItemToArray(k->stack[k->n - 2], k->stack[k->n - 1]);
+            k->n--;
+            continue;
+        case 'e': /* APPENDS */
+            if ((m = find_mark(k)) < 1 || !k->stack[m - 1] || !cJSON_IsArray(k->stack[m - 1])) return bad(k, "APPENDS to a non-list");
+            for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(k->stack[m - 1], k->stack[i]);
+            k->n = (size_t)m;
+            continue;
+        case 's': /* SETITEM */
+            if (k->n < 3 || !k->stack[k->n - 1] || !k->stack[k->n - 2] || !cJSON_IsObject(k->stack[k->n - 3]))
+                return bad(k, "SETITEM on a non-dict");
+            if ((rc = set_items(k, k->stack[k->n - 3], k->n - 2))) return rc;
+            continue;
+        case 'u': /* SETITEMS */
+            if ((m = find_mark(k)) < 1 || !k->stack[m - 1] || !cJSON_IsObject(k->stack[m - 1])) return bad(k, "SETITEMS on a non-dict");
+            for (size_t i = (size_t)m + 1; i < k->n; i++)
+                if (!k->stack[i]) return bad(k, "a mark inside SETITEMS");
+            if ((rc = set_items(k, k->stack[m - 1], (size_t)m + 1))) return rc;
+            k->n = (size_t)m; /* drop the mark */
+            continue;
+        case '0': /* POP */
+            if (!k->n) return bad(k, "stack underflow");
+            discard(k, k->stack[--k->n]);
+            continue;
+        case '1': /* POP_MARK */
+            if ((m = find_mark(k)) < 0) return bad(k, "no mark");
+            while (k->n > (size_t)m + 1) discard(k, k->stack[--k->n]);
+            k->n = (size_t)m;
+            continue;
+        case '2': /* DUP */
+            if (!k->n || !k->stack[k->n - 1]) return bad(k, "DUP of nothing");
+            v = cJSON_Duplicate(k->stack[k->n - 1], 1);
+            break;
+        case 'p': case 'q': case 'r': case 0x94: { /* PUT, BINPUT, LONG_BINPUT, MEMOIZE */
+            uint64_t idx;
+            if (op == 'p') {
+                if ((rc = line(k, &s, &n))) return rc;
+                char t[32];
+                if (!n || n >= sizeof t) return bad(k, "bad memo index");
+                memcpy(t, s, n);
+                t[n] = 0;
+                idx = strtoull(t, NULL, 10);
+            } else if (op == 0x94) idx = k->n_memo;
+            else {
+                int w = op == 'q' ? 1 : 4;
+                if ((rc = need(k, (size_t)w))) return rc;
+                idx = le(k->p, w);
+                k->p += w;
+            }
+            if (!k->n || !k->stack[k->n - 1]) return bad(k, "PUT of nothing");
+            if (idx >= MAX_MEMO) return bad(k, "memo index too large");
+            if (idx >= k->n_memo) {
+                k->memo = hb_xrealloc(k->memo, (idx + 1) * sizeof *k->memo);
+                memset(k->memo + k->n_memo, 0, (idx + 1 - k->n_memo) * sizeof *k->memo);
+                k->n_memo = idx + 1;
+            }
+            k->memo[idx] = k->stack[k->n - 1];
+            continue;
+        }
+        case 'g': case 'h': case 'j': { /* GET, BINGET, LONG_BINGET: a copy (a cJSON node has one parent) */
+            uint64_t idx;
+            if (op == 'g') {
+                if ((rc = line(k, &s, &n))) return rc;
+                char t[32];
+                if (!n || n >= sizeof t) return bad(k, "bad memo index");
+                memcpy(t, s, n);
+                t[n] = 0;
+                idx = strtoull(t, NULL, 10);
+            } else {
+                int w = op == 'h' ? 1 : 4;
+                if ((rc = need(k, (size_t)w))) return rc;
+                idx = le(k->p, w);
+                k->p += w;
+            }
+            if (idx >= k->n_memo || !k->memo[idx]) return bad(k, "GET of an unset memo entry");
+            v = cJSON_Duplicate(k->memo[idx], 1);
+            break;
+        }
+        case 'c': case 0x93: case 'R': case 'b': case 'i': case 'o': case 0x81: case 0x92: case 'P': case 'Q':
+        case 0x82: case 0x83: case 0x84:
+            return bad(k, "opcode that imports or calls code (refused: only data pickles are read)");
+        default: {
+            char msg[64];
+            snprintf(msg, sizeof msg, "unknown or unsupported opcode 0x%02x", op);
+            return bad(k, msg);
+        }
+        }
+        if (rc) return rc;
+        if (!v) return bad(k, "out of memory");
+        if ((rc = push(k, v))) return rc;
+    }
+    k->op_at = k->p - k->start;
+    return bad(k, "data ends before STOP (truncated file?)");
+}
+
+int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err) {
+    pk k = {.p = data, .end = data + len, .start = data, .name = name, .err = err};
+    k.graveyard = cJSON_CreateArray();
+    *out = NULL;
+    int rc = run(&k);
+    if (!rc) {
+        *out = k.stack[0];
+        k.n = 0;
+    }
+    for (size_t i = 0; i < k.n; i++) cJSON_Delete(k.stack[i]);
+    free(k.stack);
+    free(k.memo);
+    cJSON_Delete(k.graveyard);
+    return rc;
+}
+
+int hb_pickle_load(const char *path, cJSON **out, hb_err *err) {
+    uint8_t *d;
+    size_t n;
+    int rc = hb_file_read_all(path, &d, &n, err);
+    if (rc) return rc;
+    rc = hb_pickle_parse(d, n, path, out, err);
+    free(d);
+    return rc;
+}
