@@ -1,0 +1,171 @@
+/* Building the planned samples in batches: resolve their images, then either write their render inputs as JSON
+ * lines (inputs_only) or render + tokenize them on -j threads and write the records in plan order, so the shards
+ * are byte-identical for any thread count.
+ * Dependencies: prep_impl.h (hb_psrc, hb_img_*), text.c (hb_prep_build_sample), shard/shard.h (hb_sample),
+ * <omp.h> (threads). */
+#include "prep_impl.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The first item of a sample names its image (all items of a group share it). */
+static const hb_pitem *first_item(const hb_psrc *s, const hb_psample *ps) { return &s->items[s->order[ps->first]]; }
+
+static void put_input_json(const hb_psrc *s, const hb_psample *ps, hb_buf *b) {
+    const hb_pitem *f = first_item(s, ps);
+    hb_buf_puts(b, "{\"id\": ");
+    hb_buf_put_json_str(b, ps->id, strlen(ps->id));
+    hb_buf_puts(b, ", \"dataset\": ");
+    hb_buf_put_json_str(b, s->dataset, strlen(s->dataset));
+    hb_buf_puts(b, ", \"source\": ");
+    hb_buf_put_json_str(b, s->src->name, strlen(s->src->name));
+    hb_buf_puts(b, ", \"file\": ");
+    hb_buf_put_json_str(b, f->file, strlen(f->file));
+    hb_buf_puts(b, ", \"records\": [");
+    for (uint32_t i = 0; i < ps->n; i++)
+        hb_buf_printf(b, "%s%lld", i ? ", " : "", (long long)s->items[s->order[ps->first + i]].record);
+    hb_buf_puts(b, "], \"image\": ");
+    if (f->image) hb_buf_put_json_str(b, f->image, strlen(f->image));
+    else hb_buf_puts(b, "false");
+    if (f->n_conv) {
+        hb_buf_puts(b, ", \"conversations\": [");
+        for (uint32_t t = 0; t < f->n_conv; t++) {
+            hb_buf_printf(b, "%s{\"from\": \"%s\", \"value\": ", t ? ", " : "", f->conv[t].role == HB_ROLE_HUMAN ? "human" : "gpt");
+            hb_buf_put_json_str(b, f->conv[t].text, f->conv[t].len);
+            hb_buf_puts(b, "}");
+        }
+        hb_buf_puts(b, "]");
+    } else {
+        hb_buf_puts(b, ", \"examples\": [");
+        for (uint32_t i = 0; i < ps->n; i++) {
+            const hb_pitem *it = &s->items[s->order[ps->first + i]];
+            hb_buf_puts(b, i ? ", {" : "{");
+            for (uint32_t k = 0; k < it->ex.n_fields; k++) {
+                hb_buf_puts(b, k ? ", " : "");
+                hb_buf_put_json_str(b, it->ex.fields[k].key, strlen(it->ex.fields[k].key));
+                hb_buf_puts(b, ": ");
+                hb_buf_put_json_str(b, it->ex.fields[k].value, strlen(it->ex.fields[k].value));
+            }
+            if (it->ex.n_options) {
+                hb_buf_puts(b, it->ex.n_fields ? ", \"options\": [" : "\"options\": [");
+                for (uint32_t k = 0; k < it->ex.n_options; k++) {
+                    hb_buf_puts(b, k ? ", " : "");
+                    hb_buf_put_json_str(b, it->ex.options[k], strlen(it->ex.options[k]));
+                }
+                hb_buf_printf(b, "], \"answer_idx\": %d", it->ex.answer_idx);
+            }
+            hb_buf_printf(b, "%s\"record\": %lld}", it->ex.n_fields || it->ex.n_options ? ", " : "", (long long)it->record);
+        }
+        hb_buf_puts(b, "]");
+    }
+    if (ps->dedup_json) hb_buf_printf(b, ", \"choices\": {\"dedup\": %s}", ps->dedup_json);
+    hb_buf_puts(b, "}\n");
+}
+
+/* Drop samples whose image is missing or unreadable (a reject line each); 1 when the sample may be built. */
+static int image_ok(hb_psrc *s, const hb_psample *ps, int *rc, hb_err *err) {
+    const hb_pitem *f = first_item(s, ps);
+    if (f->img < 0) return 1;
+    const hb_img_entry *e = &s->p->images.e[f->img];
+    if (e->state == HB_IMG_OK) return 1;
+    s->st.missing_image++;
+    char reason[1200];
+    snprintf(reason, sizeof reason, "%s: %s (sample %s)", e->why ? e->why : "image not resolved", e->path, ps->id);
+    *rc = hb_psrc_reject(s, f->file, f->record, f->offset, reason, err);
+    return 0;
+}
+
+static void resolve_batch(hb_psrc *s, size_t b0, size_t b1) {
+    uint32_t *idx = hb_xmalloc((b1 - b0 + 1) * sizeof *idx);
+    size_t n = 0;
+    for (size_t i = b0; i < b1; i++) {
+        const hb_pitem *f = first_item(s, &s->samples[i]);
+        if (f->img >= 0 && s->p->images.e[f->img].state == HB_IMG_UNKNOWN) idx[n++] = (uint32_t)f->img;
+    }
+    if (n) hb_img_resolve(&s->p->images, idx, n, s->p->o->jobs);
+    free(idx);
+}
+
+static void count_sample(hb_psrc *s, const hb_sample *smp) {
+    hb_pstats *t = &s->st;
+    t->samples_written++;
+    t->turns += smp->n_turns;
+    t->tokens += smp->n_tokens;
+    uint32_t sup = 0, img = 0;
+    for (uint32_t i = 0; i < smp->n_tokens; i++) {
+        sup += smp->loss_mask[i];
+        img += smp->tokens[i] == HB_IMAGE_TOKEN;
+    }
+    t->supervised += sup;
+    t->image_tokens += img;
+    if (smp->n_tokens > t->max_len) t->max_len = smp->n_tokens;
+    int bin = 0;
+    while (bin + 1 < HB_PREP_HIST_BINS && smp->n_tokens >= (64u << bin)) bin++;
+    t->hist[bin]++;
+}
+
+int hb_psrc_flush(hb_psrc *s, hb_err *err) {
+    int rc = 0;
+    int jobs = s->p->o->jobs > 0 ? s->p->o->jobs : 1;
+    hb_prep_worker *w = NULL;
+    hb_prep_result *res = NULL;
+    if (!s->p->o->inputs_only) {
+        w = hb_xcalloc((size_t)jobs, sizeof *w);
+        res = hb_xcalloc(HB_PREP_BATCH, sizeof *res);
+        for (int k = 0; k < jobs; k++) hb_prep_worker_init(s->p, &w[k]);
+    }
+    hb_buf line = {0};
+    for (size_t b0 = 0; b0 < s->n_samples && !rc; b0 += HB_PREP_BATCH) {
+        size_t b1 = b0 + HB_PREP_BATCH < s->n_samples ? b0 + HB_PREP_BATCH : s->n_samples;
+        if (!s->p->o->no_images && !s->p->o->inputs_only) resolve_batch(s, b0, b1);
+        if (s->p->o->inputs_only) {
+            for (size_t i = b0; i < b1 && !rc; i++) {
+                hb_buf_clear(&line);
+                put_input_json(s, &s->samples[i], &line);
+                rc = hb_afile_write(&s->inputs, line.data, line.len, err);
+                s->st.samples_written++;
+            }
+            continue;
+        }
+        for (int k = 0; k < jobs; k++) hb_arena_reset(&w[k].arena);
+#pragma omp parallel for num_threads(jobs) schedule(dynamic, 16)
+        for (size_t i = b0; i < b1; i++) {
+            hb_prep_result *r = &res[i - b0];
+            memset(r, 0, sizeof *r);
+            const hb_pitem *f = first_item(s, &s->samples[i]);
+            if (f->img >= 0 && s->p->images.e[f->img].state != HB_IMG_OK) continue; /* rejected below */
+            hb_prep_build_sample(s, &s->samples[i], &w[omp_get_thread_num()], r);
+        }
+        for (size_t i = b0; i < b1 && !rc; i++) {
+            hb_prep_result *r = &res[i - b0];
+            const hb_psample *ps = &s->samples[i];
+            const hb_pitem *f = first_item(s, ps);
+            if (!image_ok(s, ps, &rc, err)) continue;
+            if (r->reason) {
+                if (r->no_supervision) s->st.no_supervision++;
+                else s->st.bad_sample++;
+                rc = hb_psrc_reject(s, f->file, f->record, f->offset, r->reason, err);
+                continue;
+            }
+            if (r->truncated) s->st.truncated++;
+            count_sample(s, &r->sample);
+            rc = hb_psrc_write_sample(s, &r->sample, err);
+        }
+    }
+    hb_buf_free(&line);
+    if (w) {
+        for (int k = 0; k < jobs; k++) hb_prep_worker_free(&w[k]);
+        free(w);
+    }
+    free(res);
+    /* forget what was written: streaming sources keep going with empty buffers */
+    s->n_samples = 0;
+    s->n_order = 0;
+    if (!s->grouped) {
+        s->n_items = 0;
+        s->planned = 0;
+        hb_arena_reset(&s->arena);
+    }
+    return rc;
+}

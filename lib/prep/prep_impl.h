@@ -1,0 +1,144 @@
+/* lib/prep internals shared by its files (not a public header).
+ * Dependencies: prep.h, sources/sources.h (hb_src_item, hb_idmap), shard/shard.h (writers, manifest). */
+#ifndef HB_PREP_IMPL_H
+#define HB_PREP_IMPL_H
+
+#include <pthread.h>
+
+#include "prep.h"
+#include "shard/shard.h"
+#include "sources/sources.h"
+
+#define HB_PREP_BATCH 4096 /* samples built in parallel between two writes */
+#define HB_PREP_HIST_BINS 17 /* token length histogram: [0,64) [64,128) ... powers of two up to 2^20, then more */
+
+/* ---- images: one table per run, shared by the sources (the same COCO image in several sources is read once) ---- */
+typedef enum { HB_IMG_UNKNOWN = 0, HB_IMG_OK, HB_IMG_MISSING, HB_IMG_BAD } hb_img_state;
+
+typedef struct {
+    char *path;       /* the file (root + prefix + name), or "<archive>::<member>" */
+    hb_hash128 hash;  /* XXH3-128 of the file bytes */
+    uint8_t state;    /* hb_img_state */
+    char *why;        /* reason when not OK */
+} hb_img_entry;
+
+typedef struct {
+    hb_idmap index;   /* hash64(path) -> entry index + 1 */
+    hb_img_entry *e;
+    size_t n, cap;
+    pthread_mutex_t mu;
+} hb_img_table;
+
+void hb_img_init(hb_img_table *t);
+void hb_img_free(hb_img_table *t);
+/* Find or add the entry of path; bytes (when the converter read them) resolve it at once. Returns its index. */
+uint32_t hb_img_ref(hb_img_table *t, const char *path, const uint8_t *bytes, size_t len);
+/* Resolve the listed unknown entries with `jobs` threads (read the file, hash it). */
+void hb_img_resolve(hb_img_table *t, const uint32_t *idx, size_t n, int jobs);
+
+/* ---- items and samples of one source ---- */
+typedef struct {
+    const char *key, *group, *file, *image; /* image: as the converter named it (after prefix/flat) */
+    int64_t record, offset;
+    hb_example ex;
+    uint32_t n_conv;
+    hb_turn *conv;
+    int32_t img;   /* image table index, -1 for none */
+    int32_t next;  /* next item of the same group, -1 at the end */
+} hb_pitem;
+
+typedef struct {
+    const char *id;
+    uint32_t first, n;      /* a run of indices in the source's order[] array */
+    const char *dedup_json; /* choices fragment "[{...}]" or NULL */
+} hb_psample;
+
+typedef struct {
+    char *reason;
+    uint64_t n;
+} hb_reason_count;
+
+typedef struct {
+    uint64_t records, items, rejected, groups, dedup_buckets, dedup_dropped, samples_total, samples_slice,
+        samples_written, missing_image, bad_sample, truncated, no_supervision, turns, tokens, supervised, image_tokens,
+        max_len, images_ref, input_bytes, dup_ids;
+    uint64_t hist[HB_PREP_HIST_BINS];
+    hb_reason_count *reasons; /* rejects by reason (digits folded to '#') */
+    size_t n_reasons;
+    hb_reason_count *notes;   /* converter counters */
+    size_t n_notes;
+    double seconds;
+} hb_pstats;
+
+typedef struct hb_prep hb_prep;
+
+typedef struct {
+    hb_prep *p;
+    const hb_recipe_source *src;
+    hb_prep_settings set;
+    const char *dataset;   /* template lookup name */
+    int grouped;           /* collect everything, then group (nturn != 1) */
+    hb_arena arena;        /* items and their strings, sample ids and choices */
+    hb_arena tmp;          /* per-group scratch of the planner */
+    size_t planned;        /* streaming: items already planned */
+    hb_pitem *items;
+    size_t n_items, cap_items;
+    hb_idmap groups;       /* hash64(group) -> first item index + 1 */
+    int32_t *group_last;   /* per item that starts a group: the group's last item */
+    uint32_t *group_heads; /* items that start a group, in first-seen order */
+    size_t n_groups, cap_groups;
+    uint32_t *order;       /* item indices of the samples, sample after sample */
+    size_t n_order, cap_order;
+    hb_psample *samples;
+    size_t n_samples, cap_samples;
+    uint64_t ordinal;      /* samples so far in the source (the slice key) */
+    hb_idmap ids;          /* hash64(sample id) -> 1: duplicate keys get "~<record>" */
+    char **files;          /* interned file names */
+    size_t n_files;
+    hb_pstats st;
+    hb_afile rejects;      /* <source>.rejects.jsonl */
+    int rejects_open;
+    hb_progress *prog;
+    uint64_t prog_base, prog_last_total;
+    /* output */
+    hb_sample_writer sw;
+    int sw_open;
+    uint32_t shard_no;
+    uint64_t in_shard;
+    hb_afile inputs;       /* inputs_only: <source>.inputs.jsonl */
+    int inputs_open;
+    hb_err fatal;          /* first fatal error raised inside a callback */
+} hb_psrc;
+
+struct hb_prep {
+    const hb_recipe *r;
+    const hb_prep_opts *o;
+    hb_img_table images;
+    void *templates;       /* hb_template_set * (NULL in inputs_only mode) */
+    void *tokenizer;       /* hb_tokenizer * */
+    hb_manifest manifest;  /* shards written in this run */
+};
+
+/* collect.c: the converter sink and the grouping into samples */
+void hb_psrc_sink(hb_psrc *s, hb_src_sink *sink);
+/* Turn the collected items into samples: everything (grouped) or the pending items one by one (streaming). */
+void hb_psrc_plan(hb_psrc *s);
+/* Reject a sample (after conversion): a line in the rejects file and a count. Returns non-zero under --strict. */
+int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err);
+void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *name, uint64_t k);
+
+/* build.c: build and write the planned samples (then forget them) */
+int hb_psrc_flush(hb_psrc *s, hb_err *err);
+/* text.c: load the template set and the tokenizer of the recipe (nothing in inputs_only mode); check that a source
+ * has a pattern; render + tokenize one sample. */
+int hb_prep_open_text(hb_prep *p, hb_err *err);
+void hb_prep_close_text(hb_prep *p);
+int hb_prep_check_source(hb_prep *p, hb_psrc *s, hb_err *err);
+
+/* output.c */
+int hb_psrc_write_sample(hb_psrc *s, const hb_sample *smp, hb_err *err);
+int hb_psrc_close_output(hb_psrc *s, hb_err *err);
+int hb_psrc_write_stats(hb_psrc *s, hb_err *err);
+char *hb_prep_out_name(const hb_prep *p, const char *source, const char *suffix); /* malloc'd path in outdir */
+
+#endif
