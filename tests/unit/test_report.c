@@ -11,8 +11,9 @@ Test(report, nice_ticks) {
     cr_assert_eq(n, 6);
     cr_assert_float_eq(t[1], 0.2, 1e-12);
     n = hb_plot_ticks(2.3, 9.7, 8, t);
-    cr_assert_float_eq(t[0], 3, 1e-12);
-    cr_assert_float_eq(t[n - 1], 9, 1e-12);
+    cr_assert_eq(n, 3, "step 2 over [2.3, 9.7]: 4, 6, 8");
+    cr_assert_float_eq(t[0], 4, 1e-12);
+    cr_assert_float_eq(t[n - 1], 8, 1e-12);
     n = hb_plot_ticks(5, 5, 6, t);
     cr_assert_eq(n, 1);
 }
