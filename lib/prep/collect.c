@@ -165,11 +165,11 @@ static int on_reject(void *user, const char *file, int64_t record, int64_t offse
 
 static void on_progress(void *user, uint64_t done, uint64_t total) {
     hb_psrc *s = user;
-    if (total != s->prog_last_total && done < s->prog_last_total / 2) { /* a new file began */
+    if (done == 0) { /* a new input begins: the previous one was read whole */
         s->prog_base += s->prog_last_total;
         s->st.input_bytes += s->prog_last_total;
+        s->prog_last_total = total;
     }
-    s->prog_last_total = total;
     hb_progress_set(s->prog, (s->prog_base + done) >> 10);
 }
 

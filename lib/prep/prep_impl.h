@@ -127,6 +127,24 @@ void hb_psrc_plan(hb_psrc *s);
 int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err);
 void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *name, uint64_t k);
 
+/* One worker thread's state: an arena for the samples it builds in a batch, plus the tokenizer scratch. */
+typedef struct {
+    hb_arena arena;
+    void *tok;  /* tokenizer scratch */
+    void *enc;  /* prompt encoding buffers */
+} hb_prep_worker;
+
+/* The outcome of building one sample: the sample (in the worker's arena), or a reason to reject it. */
+typedef struct {
+    hb_sample sample;
+    const char *reason;
+    int truncated, no_supervision;
+} hb_prep_result;
+
+void hb_prep_worker_init(hb_prep *p, hb_prep_worker *w);
+void hb_prep_worker_free(hb_prep_worker *w);
+void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, hb_prep_result *r);
+
 /* build.c: build and write the planned samples (then forget them) */
 int hb_psrc_flush(hb_psrc *s, hb_err *err);
 /* text.c: load the template set and the tokenizer of the recipe (nothing in inputs_only mode); check that a source

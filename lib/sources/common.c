@@ -209,6 +209,7 @@ int hb_src_foreach(hb_src_ctx *ctx, const char *path, const char *select, hb_src
     if (rc) return rc;
     const char *shown = hb_src_display(ctx, path);
     uint64_t last = 0;
+    if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, 0, hb_jsplit_size(s));
     while (!ctx->stop || ctx->uncounted) {
         hb_jrec rec;
         if ((rc = hb_jsplit_next(s, &rec, err))) break;

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const FIELDS[] = {"phrase", "bbox", NULL};
 static const char *const MROLES[] = {"data", NULL};
@@ -31,6 +32,7 @@ static int mdetr_file(hb_src_ctx *ctx, const char *path, hb_err *err) {
     const char *shown = hb_src_display(ctx, path);
     int rc;
     if ((rc = hb_jsplit_open(&is, path, "images", err)) || (rc = hb_jsplit_open(&as, path, "annotations", err))) goto done;
+    if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, 0, hb_jsplit_size(is));
     while (!ctx->stop) {
         hb_jrec ir, ar;
         if ((rc = hb_jsplit_next(is, &ir, err)) || (rc = hb_jsplit_next(as, &ar, err))) break;
@@ -81,7 +83,10 @@ static int mdetr_file(hb_src_ctx *ctx, const char *path, hb_err *err) {
         cJSON_Delete(an);
         hb_arena_reset(&ctx->scratch);
         if (rc) break;
+        if (ctx->sink.progress && (ir.index & 1023) == 0)
+            ctx->sink.progress(ctx->sink.user, hb_jsplit_tell(as), hb_jsplit_size(as));
     }
+    if (!rc && ctx->sink.progress) ctx->sink.progress(ctx->sink.user, hb_jsplit_size(is), hb_jsplit_size(is));
 done:
     hb_jsplit_close(is);
     hb_jsplit_close(as);
@@ -195,6 +200,9 @@ static int run_refer(hb_src_ctx *ctx, hb_err *err) {
     if ((rc = hb_src_opt_str(ctx, "split", &split, err)) || (rc = hb_src_opt_enum(ctx, "sentence", SENTENCES, &sent_mode, err)))
         return rc;
     if ((rc = hb_src_file(ctx, "refs", &rpath, err)) || (rc = hb_src_file(ctx, "instances", &ipath, err))) goto done;
+    struct stat st1, st2;
+    uint64_t size = (stat(rpath, &st1) == 0 ? (uint64_t)st1.st_size : 0) + (stat(ipath, &st2) == 0 ? (uint64_t)st2.st_size : 0);
+    if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, 0, size);
     if ((rc = load_instances(ctx, ipath, &in, err))) goto done;
     if ((rc = hb_pickle_load(rpath, &refs, err))) goto done;
     if (!cJSON_IsArray(refs)) {
@@ -253,6 +261,7 @@ static int run_refer(hb_src_ctx *ctx, hb_err *err) {
         }
         if (rc) break;
     }
+    if (!rc && ctx->sink.progress) ctx->sink.progress(ctx->sink.user, size, size);
 done:
     cJSON_Delete(refs);
     free_instances(&in);

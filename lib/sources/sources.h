@@ -69,7 +69,8 @@ typedef struct {
     int (*emit)(void *user, const hb_src_item *it, hb_err *err);
     /* A skipped record. Returns 0 to go on, or an hb_code to stop (--strict). */
     int (*reject)(void *user, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err);
-    /* Optional: raw bytes consumed so far in the current file and its size (progress). */
+    /* Optional: raw bytes consumed so far in the current input and its size (progress and MB/s). Every input
+     * starts with a call (0, size); converters reading files in lockstep report them as one input. */
     void (*progress)(void *user, uint64_t done, uint64_t total);
     /* Optional: a named counter of the converter's choices and quirks ("rewrite.copula", "answer.from_answers"),
      * reported in the source's stats. */

@@ -68,6 +68,8 @@ static int run(hb_src_ctx *ctx, hb_err *err) {
     if ((rc = hb_jsplit_open(&qs, qpath, "questions", err)) || (rc = hb_jsplit_open(&as, apath, "annotations", err)))
         goto done;
     const char *qshown = hb_src_display(ctx, qpath), *ashown = hb_src_display(ctx, apath);
+    uint64_t total = hb_jsplit_size(qs) + hb_jsplit_size(as);
+    if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, 0, total);
     while (!ctx->stop) {
         hb_jrec qr, ar;
         if ((rc = hb_jsplit_next(qs, &qr, err))) break;
@@ -145,7 +147,8 @@ static int run(hb_src_ctx *ctx, hb_err *err) {
         cJSON_Delete(a);
         hb_arena_reset(&ctx->scratch);
         if (rc) break;
-        if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, hb_jsplit_tell(as), hb_jsplit_size(as));
+        if (ctx->sink.progress && (qr.index & 1023) == 0)
+            ctx->sink.progress(ctx->sink.user, hb_jsplit_tell(qs) + hb_jsplit_tell(as), total);
     }
 done:
     hb_jsplit_close(qs);

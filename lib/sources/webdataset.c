@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static const char *const ROLES[] = {"shards", NULL};
 static const char *const OPTIONS[] = {"caption", "max_caption_bytes", NULL};
@@ -116,6 +117,9 @@ static int one_tar(hb_src_ctx *ctx, const opts *o, hb_err *err) {
         archive_read_free(a);
         return rc;
     }
+    struct stat st;
+    uint64_t size = stat(o->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (ctx->sink.progress) ctx->sink.progress(ctx->sink.user, 0, size);
     sample s = {0};
     int64_t ordinal = 0;
     int rc = 0;
@@ -155,6 +159,8 @@ static int one_tar(hb_src_ctx *ctx, const opts *o, hb_err *err) {
             break;
         }
         if (too_big) hb_src_note(ctx, "member.too_big");
+        if (ctx->sink.progress && (ordinal & 255) == 0)
+            ctx->sink.progress(ctx->sink.user, (uint64_t)archive_filter_bytes(a, -1), size);
     }
     if (!rc && !ctx->stop && r != ARCHIVE_EOF)
         rc = hb_err_set(err, HB_EFORMAT, o->path, HB_NOPOS, HB_NOPOS, "bad tar: %s (truncated?)", archive_error_string(a));
