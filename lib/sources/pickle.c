@@ -345,7 +345,8 @@ static int run(pk *k) {
             k->n--;
             continue;
         case 'e': /* APPENDS */
-            if ((m = find_mark(k)) < 1 || !k->stack[m - 1] || !cJSON_IsArray(k->stack[m - 1])) return bad(k, "APPENDS to a non-list");
+            if ((m = find_mark(k)) < 0) return bad(k, "no mark");
+            if (m < 1 || !k->stack[m - 1] || !cJSON_IsArray(k->stack[m - 1])) return bad(k, "APPENDS to a non-list");
             for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(k->stack[m - 1], k->stack[i]);
             k->n = (size_t)m;
             continue;
@@ -355,7 +356,8 @@ static int run(pk *k) {
             if ((rc = set_items(k, k->stack[k->n - 3], k->n - 2))) return rc;
             continue;
         case 'u': /* SETITEMS */
-            if ((m = find_mark(k)) < 1 || !k->stack[m - 1] || !cJSON_IsObject(k->stack[m - 1])) return bad(k, "SETITEMS on a non-dict");
+            if ((m = find_mark(k)) < 0) return bad(k, "no mark");
+            if (m < 1 || !k->stack[m - 1] || !cJSON_IsObject(k->stack[m - 1])) return bad(k, "SETITEMS on a non-dict");
             for (size_t i = (size_t)m + 1; i < k->n; i++)
                 if (!k->stack[i]) return bad(k, "a mark inside SETITEMS");
             if ((rc = set_items(k, k->stack[m - 1], (size_t)m + 1))) return rc;

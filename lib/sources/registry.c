@@ -1,6 +1,6 @@
 /* The converter registry: the recipe's `dataset:` name -> converter, plus Honeybee's config names as aliases
- * (vqa, sqa, refcoco, refcocop, refcocog, vgloc, llava150k, vicuna40k, coyo100m, blip), so a source named like
- * Honeybee's dataset needs no `dataset:` line.
+ * (vqa, sqa, refcoco, refcocop, refcocog, vgloc, llava150k, vicuna40k, coyo100m, blip) and a few common names
+ * (coyo, captions, refcocoplus, vg, llava), so a source named like Honeybee's dataset needs no `dataset:` line.
  * Dependencies: sources.h (hb_converter); one definition per converter file in lib/sources. */
 #include "sources.h"
 
@@ -25,6 +25,8 @@ static const struct {
     {"refcocop", &hb_conv_refcoco_mdetr}, {"refcoco+", &hb_conv_refcoco_mdetr}, {"refcocog", &hb_conv_refcoco_mdetr},
     {"vgloc", &hb_conv_vg_regions},  {"vgqa", &hb_conv_vg_qa},          {"llava150k", &hb_conv_llava_instruct},
     {"vicuna40k", &hb_conv_sharegpt}, {"coyo100m", &hb_conv_webdataset}, {"blip", &hb_conv_webdataset},
+    {"coyo", &hb_conv_webdataset},   {"captions", &hb_conv_webdataset}, {"refcocoplus", &hb_conv_refcoco_mdetr},
+    {"vg", &hb_conv_vg_regions},     {"llava", &hb_conv_llava_instruct},
 };
 
 const hb_converter *hb_converter_find(const char *name) {

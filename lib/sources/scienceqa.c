@@ -68,11 +68,29 @@ static int problem(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *user, hb
     return hb_src_emit(ctx, &it, err);
 }
 
+static int run_llava(hb_src_ctx *ctx, hb_err *err);
+
+/* '[' for LLaVA's conversion (a list), '{' for problems.json (an object keyed by pid). */
+static int first_byte(const char *path) {
+    FILE *f = fopen(path, "rb");
+    int c = EOF;
+    if (!f) return c;
+    while ((c = fgetc(f)) != EOF && (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB || c == 0xBF)) {
+    }
+    fclose(f);
+    return c;
+}
+
 static int run_problems(hb_src_ctx *ctx, hb_err *err) {
     opts o = {.split = "train"};
     char *ppath = NULL, *spath = NULL;
     int rc = hb_src_opt_str(ctx, "split", &o.split, err);
     if (rc || (rc = hb_src_file(ctx, "problems", &ppath, err))) return rc;
+    if (first_byte(ppath) == '[') { /* given LLaVA's QCM-LEPA file: read it as scienceqa-llava does */
+        free(ppath);
+        hb_src_note(ctx, "format.llava_qcm_lepa");
+        return run_llava(ctx, err);
+    }
     if (cJSON_GetObjectItemCaseSensitive(ctx->src->files, "pid_splits")) {
         if ((rc = hb_src_file(ctx, "pid_splits", &spath, err))) goto done;
         hb_jsplit *s;
@@ -107,7 +125,7 @@ done:
 
 const hb_converter hb_conv_scienceqa = {
     .name = "scienceqa",
-    .summary = "ScienceQA problems.json (+ pid_splits.json; split: train|val|test|...)",
+    .summary = "ScienceQA problems.json (+ pid_splits.json; split: train|val|test|...); given LLaVA's QCM-LEPA list, reads that",
     .file_roles = ROLES,
     .options = OPTIONS,
     .fields = FIELDS,
@@ -199,7 +217,10 @@ static int llava_record(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *use
 static int run_llava(hb_src_ctx *ctx, hb_err *err) {
     char **paths;
     size_t n;
-    int rc = hb_src_files(ctx, "data", &paths, &n, err);
+    const cJSON *f = ctx->src->files;
+    /* the "data" role, or the plain path/list the auto-detecting "scienceqa" converter was given */
+    const char *role = !cJSON_IsObject(f) ? NULL : cJSON_GetObjectItemCaseSensitive(f, "data") ? "data" : "problems";
+    int rc = hb_src_files(ctx, role, &paths, &n, err);
     for (size_t i = 0; !rc && i < n && !ctx->stop; i++)
         rc = hb_src_foreach(ctx, paths[i], "", llava_record, (void *)hb_src_display(ctx, paths[i]), err);
     hb_src_files_free(paths, n);

@@ -105,7 +105,7 @@ static int region_record(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *us
         else {
             const char *p = o->strip ? hb_src_strip(ctx, phrase) : phrase;
             const char *box = hb_src_bbox(ctx, x, y, w, h, W, H);
-            if (o->strip && strlen(p) != strlen(phrase)) hb_src_note(ctx, "phrase.stripped");
+            if (*p && strlen(p) != strlen(phrase)) hb_src_note(ctx, "phrase.stripped");
             if (!*p) rc = hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "region %lld has an empty phrase", rid);
             else if (!box) rc = hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "image %lld has no positive size in image_data.json", id);
             else {

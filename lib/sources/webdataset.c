@@ -191,6 +191,11 @@ static int run(hb_src_ctx *ctx, hb_err *err) {
                           "sources.%s.files: tar shard paths or patterns", ctx->src->name);
     for (size_t k = 0; k < np && !rc && !ctx->stop; k++) {
         char *p = hb_recipe_path(ctx->recipe, pats[k]);
+        if (hb_path_is_dir(p)) { /* a folder of shards (Honeybee: <root>/<data_name>/[star].tar) */
+            char *q = hb_path_join(p, "*.tar");
+            free(p);
+            p = q;
+        }
         glob_t g;
         int gr = glob(p, 0, NULL, &g);
         if (gr == GLOB_NOMATCH)
