@@ -147,21 +147,32 @@ static void lint_set(const hb_template_set *ts, ts_diag *d) {
             ts_problem(d, 0, place, "no dataset renders with this key (map one to it under datasets:%s)",
                        mapped_elsewhere ? "; the dataset of the same name is mapped to another key" : "");
         for (uint32_t a = 0; a < key->n_patterns; a++)
+            if (strpbrk(key->patterns[a].instruction.src, "{}"))
+                ts_problem(d, 0, place, "pattern %u: the instruction is used as written (as in Honeybee), so its "
+                                        "braces stay literal and no field is substituted there", a);
+        for (uint32_t a = 0; a < key->n_patterns; a++)
             for (uint32_t b = a + 1; b < key->n_patterns; b++) {
                 const hb_pattern *pa = &key->patterns[a], *pb = &key->patterns[b];
                 if (same_tstr(&pa->instruction, &pb->instruction) && same_tstr(&pa->input, &pb->input) &&
-                    same_tstr(&pa->target, &pb->target))
+                    same_tstr(&pa->target, &pb->target) && !memcmp(&pa->options, &pb->options, sizeof pa->options))
                     ts_problem(d, 0, place, "patterns %u and %u are identical (the duplicate doubles the weight of "
                                             "one phrasing)", a, b);
             }
     }
-    /* known datasets the set cannot render */
+    /* known datasets the set cannot render: one warning listing them */
+    char missing[1200] = "";
+    int n_missing = 0;
     for (size_t i = 0; i < ts_known_count(); i++) {
         const ts_known *kd = ts_known_at(i);
-        if (kd->required && !hb_template_lookup(ts, kd->name))
-            ts_problem(d, 0, "datasets", "dataset '%s' has no pattern (no datasets entry and no pattern key of that "
-                                         "name)", kd->name);
+        if (!kd->required || hb_template_lookup(ts, kd->name)) continue;
+        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", n_missing ? ", " : "",
+                 kd->name);
+        n_missing++;
     }
+    if (n_missing)
+        ts_problem(d, 0, "datasets", "%d known dataset%s no pattern (no datasets entry and no pattern key of that "
+                                     "name): %s",
+                   n_missing, n_missing == 1 ? " has" : "s have", missing);
 }
 
 int hb_template_lint_text(const char *text, size_t len, const char *name, hb_buf *report, int *n_errors,
