@@ -42,7 +42,8 @@ class TemplateSet:
         self.patterns = {}
         for key, plist in d["patterns"].items():
             self.patterns[key] = [(p.get("instruction", ""), p.get("input", ""), p["target"],
-                                   self._opts(self.options, p.get("options") or {})) for p in plist]
+                                   self._opts(self.options, p.get("options") or {}),
+                                   p.get("name", ""), bool(p.get("flip", False))) for p in plist]
         self.datasets = d.get("datasets") or {}
 
     @staticmethod
@@ -91,7 +92,7 @@ def render_templated(ts, sample, rnd):
     key = ts.key(sample["dataset"])
     plist = ts.patterns[key]
     pi = rnd.randrange(len(plist))
-    inst, inp, tgt, opts = plist[pi]
+    inst, inp, tgt, opts, name, flip = plist[pi]
     exs, draws = [], []
     for ex in sample["examples"]:
         fields = {k: v for k, v in ex.items() if k not in ("options", "answer_idx", "record")}
@@ -122,6 +123,10 @@ def render_templated(ts, sample, rnd):
         text = "\n".join(p for p in parts if p)
         turns = split_turns(text)
     choices = {"template": key, "pattern": pi}
+    if name:
+        choices["name"] = name
+    if flip:
+        choices["flip"] = True
     if any(d is not None for d in draws):
         choices["options"] = draws
     return text, turns, choices
