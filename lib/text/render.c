@@ -303,8 +303,9 @@ static int render_conversation(const hb_template_set *ts, const hb_render_input 
         }
         hb_buf_puts(&b, t->role == HB_ROLE_HUMAN ? HUMAN : AI);
         const char *s = t->text ? t->text : "";
-        if (in->n_images) put_with_markers(&b, ts, s, t->len);
-        else hb_buf_append(&b, s, t->len);
+        size_t n = t->text ? t->len : 0;
+        if (in->n_images) put_with_markers(&b, ts, s, n);
+        else hb_buf_append(&b, s, n);
         kept++;
     }
     if (!kept) {
@@ -412,7 +413,8 @@ int hb_render_replay(const hb_template_set *ts, const hb_render_input *in, const
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(c, "options");
     const hb_pattern_key *k = hb_template_lookup(ts, in->dataset);
     forced f = {.pattern = -1};
-    if (!cJSON_IsString(key) || !cJSON_IsNumber(pat) || pat->valuedouble < 0 || pat->valuedouble > 1e9)
+    if (!cJSON_IsString(key) || !cJSON_IsNumber(pat) || pat->valuedouble < 0 || pat->valuedouble > 1e9 ||
+        pat->valuedouble != (double)(int)pat->valuedouble)
         code = sample_err(err, HB_EFORMAT, in, HB_NOPOS, "the recorded choices lack \"template\" or \"pattern\"");
     else if (k && strcmp(k->key, key->valuestring))
         code = sample_err(err, HB_EINVAL, in, HB_NOPOS,

@@ -181,9 +181,7 @@ int hb_template_lint_text(const char *text, size_t len, const char *name, hb_buf
     cJSON *root = NULL;
     hb_err e;
     if (hb_yaml_parse(text, len, name, &root, &e)) {
-        char buf[1200];
-        e.file[0] = 0; /* the file is already the line's prefix */
-        ts_problem(&d, 1, "", "YAML: %s", hb_err_format(&e, buf, sizeof buf));
+        ts_problem(&d, 1, "", "YAML: %s", e.reason); /* the reason holds line and column */
     } else {
         hb_template_set *ts = ts_build(root, name, &d);
         if (ts) lint_set(ts, &d);

@@ -204,6 +204,14 @@ Test(render, llava_prefix_and_suffix_markers) {
     static const char *const turns[] = {"S " LONG, "H What is in the photo?", "H <image>",
                                         "A a garden with a clipped hedge"};
     expect_turns(&r, turns, 4);
+    /* the default evaluation prompt (LLaVA-Bench, MM-Vet, OwlEval; spec-data.md §6.3) is a conversation whose
+     * assistant turn is empty */
+    t = render_json(ts, &a,
+                    "{\"id\":\"llavabench/1\",\"dataset\":\"llava150k\",\"image\":true,\"conversations\":["
+                    "{\"from\":\"human\",\"value\":\"<image>\\nWhat is unusual about this image?\"},"
+                    "{\"from\":\"gpt\",\"value\":\"\"}]}",
+                    3, NULL, &r);
+    cr_assert_str_eq(t, LONG "\nHuman: <image>\nHuman: What is unusual about this image?\nAI: ");
     hb_arena_free(&a);
     hb_template_free(ts);
 }
