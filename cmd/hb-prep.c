@@ -1,7 +1,8 @@
 /* hb-prep: raw dataset files -> shards, and the tools of template authors.
  *   hb-prep render --templates FILE [--dataset NAME] [--seed N] [-j N] [-o OUT.jsonl] [IN.jsonl]
  *   hb-prep lint-templates [--strict] FILE...
- * main is a dispatcher over subcommands; each subcommand is one function below.
+ * main is a dispatcher: a first argument naming a subcommand runs that function (the SUBCOMMANDS table); the recipe
+ * mode, `hb-prep RECIPE -o OUTDIR`, is meant to be the fallback for any other first argument.
  * Dependencies: text/template.h (hb_template_load, hb_template_lint), text/render.h (hb_render_jsonl),
  *               core/core.h (hb_err, hb_afile, hb_parse_i64). */
 #include "core/core.h"

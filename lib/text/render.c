@@ -179,12 +179,10 @@ static int render_templated(const hb_template_set *ts, const hb_render_input *in
         if (!ex->n_options) continue;
         if (f && f->draws) draws[e] = f->draws[e];
         else hb_options_draw(&p->options, ex->n_options, &orng, a, &draws[e]);
+        hb_err oe;
         if (hb_optionize(ex->options, ex->n_options, ex->answer_idx, &draws[e], p->options.answer_text, a,
-                         &views[e].mc, err)) {
-            char why[sizeof err->reason];
-            snprintf(why, sizeof why, "%s", err->reason);
-            return sample_err(err, err->code, in, ex->record, "example %u: %s", e, why);
-        }
+                         &views[e].mc, &oe))
+            return sample_err(err, oe.code, in, ex->record, "example %u: %s", e, oe.reason);
     }
 
     hb_buf b = {0};
