@@ -335,7 +335,7 @@ static int next_line(hb_jsplit *s, hb_jrec *rec, hb_err *err) {
     for (;;) {
         s->mark = s->pos;
         const uint8_t *nl;
-        while (!(nl = memchr(s->buf + s->pos, '\n', s->end - s->pos))) {
+        while (!(nl = s->pos < s->end ? memchr(s->buf + s->pos, '\n', s->end - s->pos) : NULL)) {
             s->pos = s->end;
             if (refill(s) == 0) break;
         }

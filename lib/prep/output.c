@@ -124,9 +124,9 @@ int hb_psrc_write_stats(hb_psrc *s, hb_err *err) {
     hb_buf_puts(&b, "], \"counts\": [");
     for (int k = 0; k < HB_PREP_HIST_BINS; k++) hb_buf_printf(&b, "%s%llu", k ? ", " : "", (unsigned long long)t->hist[k]);
     hb_buf_puts(&b, "]}");
-    qsort(s->st.reasons, s->st.n_reasons, sizeof *s->st.reasons, cmp_reason);
+    if (s->st.n_reasons) qsort(s->st.reasons, s->st.n_reasons, sizeof *s->st.reasons, cmp_reason);
     put_counts(&b, "rejects_by_reason", t->reasons, t->n_reasons);
-    qsort(s->st.notes, s->st.n_notes, sizeof *s->st.notes, cmp_reason);
+    if (s->st.n_notes) qsort(s->st.notes, s->st.n_notes, sizeof *s->st.notes, cmp_reason);
     put_counts(&b, "converter", t->notes, t->n_notes);
     double mb = (double)t->input_bytes / 1e6;
     hb_buf_printf(&b, ",\n  \"input_bytes\": %llu,\n  \"seconds\": %.3f,\n  \"records_per_second\": %.1f,"

@@ -124,7 +124,7 @@ static int one_tar(hb_src_ctx *ctx, const opts *o, hb_err *err) {
     int64_t ordinal = 0;
     int rc = 0;
     struct archive_entry *e;
-    int r;
+    int r = ARCHIVE_EOF;
     while (!ctx->stop && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         if (archive_entry_filetype(e) != AE_IFREG) continue;
         const char *name = archive_entry_pathname(e);
