@@ -246,6 +246,8 @@ size_t hb_mix_plan_n_shards(const hb_mix_plan *p);
 const char *hb_mix_plan_shard_file(const hb_mix_plan *p, size_t i);
 uint64_t hb_mix_plan_shard_checksum(const hb_mix_plan *p, size_t i);
 uint32_t hb_mix_plan_shard_source(const hb_mix_plan *p, size_t i);
+uint64_t hb_mix_plan_shard_records(const hb_mix_plan *p, size_t i);
+uint64_t hb_mix_plan_source_size(const hb_mix_plan *p, size_t i); /* samples the source has */
 const char *hb_mix_plan_shards_dir(const hb_mix_plan *p); /* as recorded: relative to the plan's directory */
 /* The shards directory as a usable path: the recorded one joined to the plan's directory (malloc'd). */
 char *hb_mix_plan_shards_path(const hb_mix_plan *p);

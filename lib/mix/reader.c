@@ -174,6 +174,8 @@ size_t hb_mix_plan_n_shards(const hb_mix_plan *p) { return p->n_shards; }
 const char *hb_mix_plan_shard_file(const hb_mix_plan *p, size_t i) { return i < p->n_shards ? p->shards[i].file : NULL; }
 uint64_t hb_mix_plan_shard_checksum(const hb_mix_plan *p, size_t i) { return i < p->n_shards ? p->shards[i].xxh3 : 0; }
 uint32_t hb_mix_plan_shard_source(const hb_mix_plan *p, size_t i) { return i < p->n_shards ? p->shards[i].source : 0; }
+uint64_t hb_mix_plan_shard_records(const hb_mix_plan *p, size_t i) { return i < p->n_shards ? p->shards[i].n : 0; }
+uint64_t hb_mix_plan_source_size(const hb_mix_plan *p, size_t i) { return i < p->n_sources ? p->sources[i].size : 0; }
 const char *hb_mix_plan_shards_dir(const hb_mix_plan *p) { return p->shards_dir; }
 
 char *hb_mix_plan_shards_path(const hb_mix_plan *p) {

@@ -111,3 +111,76 @@ char *tu_mix_recipe(const char *dir, const char *name, const char *text) {
     }
     return p;
 }
+
+int tu_mix_layout(const char *dir, int with_manifest) {
+    static const char *const names[] = {"vqav2", "gqa", "ocrvqa", "textchat", "unused"};
+    static const uint64_t sizes[] = {500, 120, 37, 9, 20};
+    static const uint32_t per[] = {3, 2, 1, 1, 1};
+    char *sd = hb_path_join(dir, "shards");
+    hb_err err;
+    int code = hb_mkdir_p(sd, &err);
+    hb_manifest m = {0};
+    m.tool = hb_xstrdup("test");
+    m.recipe_hash = hb_xstrdup("");
+    for (size_t i = 0; i < 5 && !code; i++) {
+        uint64_t first = 0;
+        uint32_t image = strncmp(names[i], "text", 4) ? 8 : 0;
+        for (uint32_t s = 0; s < per[i] && !code; s++) {
+            uint64_t cnt = sizes[i] / per[i] + (s < sizes[i] % per[i]);
+            uint32_t (*lens)[3] = calloc(cnt + 1, sizeof *lens);
+            for (uint64_t k = 0; k < cnt; k++) tu_mix_lens(names[i], first + k, 20 + 7 * (uint32_t)i, 40, image, lens[k]);
+            char file[64];
+            snprintf(file, sizeof file, "%s-%05u.hbs", names[i], s);
+            code = tu_mix_shard(sd, file, names[i], first, cnt, (const uint32_t (*)[3])lens, &m);
+            free(lens);
+            first += cnt;
+        }
+    }
+    if (!code && with_manifest) code = hb_manifest_write(&m, sd, &err);
+    hb_manifest_free(&m);
+    free(sd);
+    return code;
+}
+
+int tu_mix_run(const char *dir, const char *name, const char *body, int jobs, int dry_run, hb_err *err) {
+    char file[128];
+    snprintf(file, sizeof file, "%s.yaml", name);
+    hb_buf b = {0};
+    hb_buf_printf(&b, "name: %s\nseed: 5\nmax_length: 127\noutput: shards\n%s", name, body);
+    char *recipe = tu_mix_recipe(dir, file, hb_buf_cstr(&b));
+    hb_buf_free(&b);
+    hb_mix_opts o = {recipe, NULL, NULL, dry_run, jobs};
+    FILE *null = fopen("/dev/null", "w");
+    int code = hb_mix_run(&o, null, err);
+    fclose(null);
+    free(recipe);
+    return code;
+}
+
+char *tu_mix_plan_path(const char *dir, const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "shards/mix-%s/plan.hbmix", name);
+    return hb_path_join(dir, rel);
+}
+
+void tu_mix_stream(const hb_mix_plan *p, uint32_t **src, uint64_t **idx) {
+    size_t ns = hb_mix_plan_n_shards(p);
+    uint64_t *first = calloc(ns + 1, sizeof *first), *next = calloc(hb_mix_plan_n_sources(p) + 1, sizeof *next);
+    for (size_t i = 0; i < ns; i++) { /* shards of a source are consecutive, in order */
+        uint32_t s = hb_mix_plan_shard_source(p, i);
+        first[i] = next[s];
+        next[s] += hb_mix_plan_shard_records(p, i);
+    }
+    uint64_t n = hb_mix_plan_samples(p);
+    *src = malloc((n + 1) * sizeof **src);
+    *idx = malloc((n + 1) * sizeof **idx);
+    for (uint64_t k = 0; k < n; k++) {
+        hb_mix_ref r;
+        hb_err e;
+        if (hb_mix_plan_sample(p, k, &r, &e)) abort();
+        (*src)[k] = r.source;
+        (*idx)[k] = first[r.shard] + r.record;
+    }
+    free(first);
+    free(next);
+}
