@@ -118,7 +118,7 @@ int hb_mix_solve(const hb_mix_spec *spec, const hb_mix_input *in, hb_mix_result 
     for (size_t i = 0; i < n && !code; i++) {
         const hb_mix_source *src = &in->sources[i];
         double v = spec->want[i].value;
-        if (spec->kind == HB_MIX_REPEAT) cnt[i] = (uint64_t)llround(v * (double)src->n);
+        if (spec->kind == HB_MIX_REPEAT) cnt[i] = (uint64_t)floor(v * (double)src->n + 0.5);
         else if (spec->kind == HB_MIX_COUNT) cnt[i] = unit == HB_MIX_SAMPLES || v == 0 ? (uint64_t)v : nearest(in, i, key[i], unit, v);
         else if (unit != HB_MIX_SAMPLES && !spec->steps && w[i] > 0)
             cnt[i] = nearest(in, i, key[i], unit, (double)spec->total * (w[i] / W));
