@@ -1,9 +1,11 @@
 /* lib/mix: the recipe's mix section — a full spec, defaults, and every malformed or contradictory input failing with
  * a message that names the key. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "helpers/testutil.h"
 #include "mix/mix.h"
 #include "recipe/yaml.h"
 
@@ -136,4 +138,56 @@ Test(mix_spec, names) {
     hb_err e;
     cr_assert_neq(hb_mix_spec_load("/nonexistent/r.yaml", &s, &e), 0);
     cr_assert_str_eq(e.file, "/nonexistent/r.yaml");
+}
+
+/* The shipped recipes parse, and hold the released weights (spec-data.md §1.1, normalised by 1.003), Table 5a's
+ * strategies and PT's 1 : 1. */
+static void load_recipe(const char *rel, hb_mix_spec *s) {
+    char *path = tu_repo(rel);
+    hb_err e;
+    cr_assert_eq(hb_mix_spec_load(path, s, &e), 0, "%s: %s", rel, e.reason);
+    free(path);
+}
+
+Test(mix_spec, shipped_recipes) {
+    static const char *const ft[] = {"coyo", "vqav2", "gqa", "ocrvqa", "vsr", "scienceqa", "aokvqa", "refcoco",
+                                     "refcocoplus", "refcocog", "vg", "llava150k", "sharegpt"};
+    static const double norm[] = {0.0768, 0.1027, 0.1027, 0.0509, 0.0259, 0.0509, 0.1027,
+                                  0.1027, 0.1027, 0.1027, 0.0509, 0.1027, 0.0259};
+    static const char *const same[] = {"recipes/honeybee-ft.yaml", "recipes/table5a-tuned.yaml"};
+    for (int r = 0; r < 2; r++) {
+        hb_mix_spec s;
+        load_recipe(same[r], &s);
+        cr_assert_eq(s.n, 13);
+        cr_assert_eq(s.n_known, 13);
+        cr_assert_eq(s.max_length, 1023);
+        cr_assert_eq(s.total, 4000 * 128);
+        double sum = 0;
+        for (size_t i = 0; i < 13; i++) sum += s.want[i].value;
+        cr_assert_float_eq(sum, 1.003, 1e-9);
+        for (size_t i = 0; i < 13; i++) {
+            cr_assert_str_eq(s.want[i].name, ft[i]);
+            cr_assert_float_eq(s.want[i].value / sum, norm[i], 6e-5, "%s", ft[i]);
+        }
+        hb_mix_spec_free(&s);
+    }
+    hb_mix_spec s;
+    load_recipe("recipes/table5a-per-dataset.yaml", &s);
+    for (size_t i = 0; i < 13; i++) cr_assert_float_eq(s.want[i].value, 1.0, 0);
+    hb_mix_spec_free(&s);
+    load_recipe("recipes/table5a-per-task.yaml", &s);
+    double task[5] = {0};
+    for (size_t i = 0; i < 13; i++) task[i == 0 ? 0 : i <= 4 ? 1 : i <= 6 ? 2 : i <= 10 ? 3 : 4] += s.want[i].value;
+    for (int t = 0; t < 5; t++) cr_assert_float_eq(task[t], 0.2, 1e-9, "task %d", t);
+    hb_mix_spec_free(&s);
+    load_recipe("recipes/table5a-per-sample-100k.yaml", &s);
+    cr_assert_eq(s.size_cap, 100000);
+    for (size_t i = 0; i < 13; i++) cr_assert(s.want[i].by_size);
+    hb_mix_spec_free(&s);
+    load_recipe("recipes/honeybee-pt.yaml", &s);
+    cr_assert_eq(s.n, 2);
+    cr_assert_eq(s.max_length, 1024);
+    cr_assert_eq(s.total, 50000ULL * 256);
+    cr_assert_float_eq(s.want[0].value, s.want[1].value, 0);
+    hb_mix_spec_free(&s);
 }
