@@ -171,6 +171,19 @@ static int scan_shard(const char *dir, hb_mix_shard *sh, const char *source, hb_
     return 0;
 }
 
+int hb_mix_input_save_lengths(const hb_mix_input *in, const char *cache_dir, hb_err *err) {
+    int code = 0;
+    for (size_t i = 0; i < in->n_shards && !code; i++) {
+        const hb_mix_shard *sh = &in->shards[i];
+        if (!sh->owns_lens || !sh->lens) continue;
+        if (!code) code = hb_mkdir_p(cache_dir, err);
+        char *p = cache_path(cache_dir, sh->xxh3);
+        if (!code) code = cache_write(p, sh, err);
+        free(p);
+    }
+    return code;
+}
+
 int hb_mix_input_lengths(hb_mix_input *in, const char *cache_dir, int write_cache, int jobs, hb_err *err) {
     int code = 0;
     if (cache_dir && write_cache && (code = hb_mkdir_p(cache_dir, err))) return code;

@@ -5,6 +5,7 @@
  * Dependencies: mix/mix.h (spec, input, result), core/core.h (hb_buf, hb_fmt_count, hb_hash64_hex). */
 #include "mix/mix.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ static void headline(const hb_mix_spec *spec, const hb_mix_result *res, hb_buf *
 
 static void footer(const hb_mix_spec *spec, const hb_mix_input *in, const hb_mix_result *res, hb_buf *b, int md) {
     const char *li = md ? "- " : "";
-    hb_buf_printf(b, "%smax prefix deviation: %.3f samples (bound: %s)\n", li, res->max_prefix_dev,
+    hb_buf_printf(b, "%smax prefix deviation: %.3f samples (bound: %s)\n", li, floor(res->max_prefix_dev * 1000) / 1000,
                   spec->balance == HB_MIX_BALANCE_BATCH ? "< 3; every full batch holds floor or ceil of each share"
                                                         : "< 1");
     if (spec->pack) {

@@ -239,6 +239,12 @@ Test(mix_inputs, bad_inputs_write_nothing_and_keep_the_previous_plan) {
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: -1}}\n", HB_EFORMAT, "is not allowed");
     expect_fail(d, "mix:\n  unit: image_tokens\n  total: 300\n  sources: {vqav2: {weight: 1}, textchat: {weight: 1}}\n",
                 HB_EINVAL, "textchat: the source has no image_tokens");
+    /* a failure found after reading every length still writes nothing, not even the lengths cache */
+    cr_assert_neq(tu_mix_run(d, "fresh", "mix:\n  unit: image_tokens\n  total: 9\n  sources: {textchat: {weight: 1}}\n", 2,
+                             0, &e), 0);
+    char *fresh = hb_path_join(d, "shards/mix-fresh");
+    cr_assert(!hb_path_exists(fresh), "a failed run created %s", fresh);
+    free(fresh);
     char *sd = hb_path_join(d, "shards"), *victim = hb_path_join(sd, "gqa-00001.hbs"), *moved = hb_path_join(d, "moved.hbs");
     cr_assert_eq(rename(victim, moved), 0);
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: 1}, gqa: {weight: 1}}\n", HB_ENOTFOUND, "gqa-00001.hbs");
