@@ -92,7 +92,8 @@ static int record_lengths(const uint8_t *p, size_t len, const char *source, uint
     }
     if (src_len != strlen(source) || memcmp(p + src_off, source, src_len))
         return hb_err_set(err, HB_EFORMAT, file, (long long)k, HB_NOPOS,
-                          "sample of source '%.*s' in a shard the manifest gives to '%s'", (int)src_len,
+                          "sample of source '%.*s' in a shard of source '%s' (hb-mix needs one source per shard; "
+                          "the manifest, else the shard's first record, names it)", (int)src_len,
                           (const char *)p + src_off, source);
     for (int b = 0; b < 4; b++) out[b] = (uint8_t)(ntok >> 8 * b);
     memcpy(out + 4, p + o, 8); /* n_supervised, n_image_tokens */

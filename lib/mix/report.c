@@ -23,8 +23,9 @@ static void headline(const hb_mix_spec *spec, const hb_mix_result *res, hb_buf *
     char c1[32], c2[32];
     hb_buf_printf(b, "mix %s: %s samples", spec->name, count(res->samples, c1));
     if (spec->pack) hb_buf_printf(b, " packed into %s sequences", count(res->sequences, c2));
-    hb_buf_printf(b, ", weights by %s (%s), seed %llu", hb_mix_unit_name(spec->unit), hb_mix_kind_name(spec->kind),
-                  (unsigned long long)spec->seed);
+    if (spec->kind == HB_MIX_REPEAT) hb_buf_puts(b, " (repeats: passes over each source)");
+    else hb_buf_printf(b, " (%s in %s)", spec->kind == HB_MIX_WEIGHT ? "weights" : "counts", hb_mix_unit_name(spec->unit));
+    hb_buf_printf(b, ", seed %llu", (unsigned long long)spec->seed);
     if (spec->batch) {
         uint64_t nb = (res->sequences + spec->batch - 1) / spec->batch;
         hb_buf_printf(b, ", %s global batches of %llu", count(nb, c1), (unsigned long long)spec->batch);

@@ -231,6 +231,10 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
         s->kind = kind;
     }
     if ((code = check_kinds(mix, file, s, err))) goto fail;
+    if (s->steps && s->batch > UINT64_MAX / 2 / s->steps) {
+        code = bad(err, file, "mix: steps x batch_size is too large%s%s", "", "");
+        goto fail;
+    }
     if (s->steps) s->total = s->steps * s->batch;
 
     if (name) s->name = hb_xstrdup(name);

@@ -266,7 +266,7 @@ Test(mix_inputs, bad_inputs_write_nothing_and_keep_the_previous_plan) {
     cr_assert_eq(hb_manifest_write(&m, sd, &e), 0);
     hb_manifest_free(&m);
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: 1}, ocrvqa: {weight: 1}}\n", HB_EFORMAT,
-                "sample of source 'vqav2' in a shard the manifest gives to 'ocrvqa'");
+                "sample of source 'vqav2' in a shard of source 'ocrvqa'");
     uint8_t *after = tu_read(plan, &n);
     cr_assert(n == n0 && !memcmp(before, after, n), "the previous plan changed");
     free(before), free(after);
