@@ -11,8 +11,9 @@
  *   32+12n  8     XXH3-64 (seed 0) of bytes [0, 32 + 12n)
  *
  * A cache file that is missing, truncated or fails any check is rebuilt from the shard (atomically). Scanning reads
- * only the counts of each record (a bounds-checked walk over the record layout of docs/shard-format.md), checks the
- * record's source against the manifest and the sums against the manifest totals.
+ * only the counts of each record (a bounds-checked walk over the record layout of docs/shard-format.md: structure and
+ * counts, not every token and mask value, which hb-inspect verify checks), checks the record's source against the
+ * manifest and the sums against the manifest totals.
  *
  * Dependencies: mix/mix.h (hb_mix_input), shard/shard.h (hb_shard_open, hb_shard_get), core/core.h (hb_err,
  * hb_write_file_atomic, hb_progress, hashing), <sys/mman.h> <sys/stat.h> <fcntl.h> (mapping cache files), <omp.h>. */
@@ -88,6 +89,10 @@ static int record_lengths(const uint8_t *p, size_t len, const char *source, uint
     o += 5 * ntok;
     if (o + 8 != len) {
         why = "trailing bytes after the counts";
+        goto bad;
+    }
+    if (hb_le32(p + o) > ntok || hb_le32(p + o + 4) > ntok) {
+        why = "more supervised or image tokens than tokens";
         goto bad;
     }
     if (src_len != strlen(source) || memcmp(p + src_off, source, src_len))
