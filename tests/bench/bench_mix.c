@@ -1,7 +1,7 @@
 /* Benchmark driver for hb-mix planning (compiled and run by tests/bench/bench_mix.sh against build/libhb.a).
  *   bench_mix plan N JOBS UNIT OUT   plan N samples over 13 synthetic sources (sizes of the compiled Honeybee FT
  *                                    sources, lengths 144 image + 20..520 text tokens), weights of ft_default.yaml,
- *                                    batch 128; writes OUT; prints one line of figures
+ *                                    batch 128; writes OUT ("-": plan without writing); prints a line of figures
  *   bench_mix scan N DIR             write N samples in shards to DIR, then time a cold lengths scan (1 thread)
  * Peak memory is getrusage's ru_maxrss of this process. */
 #include <math.h>
