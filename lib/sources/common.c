@@ -91,6 +91,12 @@ static const cJSON *role_node(hb_src_ctx *ctx, const char *role, hb_err *err, in
         return NULL;
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, role);
+    if (!v && roles && !strcmp(role, roles[0]) && cJSON_GetArraySize(f) == 1) {
+        /* a one-entry mapping whose key is no role of the converter ({train: x.json}): the key is only a label */
+        int known = 0;
+        for (const char *const *r = roles; *r; r++) known |= !strcmp(f->child->string, *r);
+        if (!known) v = f->child;
+    }
     if (!v) {
         *rc = hb_err_set(err, HB_EINVAL, ctx->recipe->path, HB_NOPOS, HB_NOPOS, "sources.%s.files.%s: missing",
                          ctx->src->name, role);

@@ -63,7 +63,7 @@ static int mdetr_file(hb_src_ctx *ctx, const char *path, hb_err *err) {
                                 (long long)ar.index, aid, (long long)ir.index, id);
             } else {
                 const char *box = hb_src_bbox(ctx, b[0], b[1], b[2], b[3], W, H);
-                const char *image = hb_arena_printf(&ctx->scratch, "train2014/%s", file);
+                const char *image = file; /* Honeybee: the COCO train2014 folder is the root */
                 hb_src_item it = {.key = hb_arena_printf(&ctx->scratch, "%lld", id),
                                   .group = image,
                                   .image = image,
@@ -233,8 +233,8 @@ static int run_refer(hb_src_ctx *ctx, hb_err *err) {
         }
         const double *b = in.ann_box + 5 * ai;
         const char *box = hb_src_bbox(ctx, b[0], b[1], b[2], b[3], in.img_wh[2 * ii], in.img_wh[2 * ii + 1]);
-        const char *image = in.img_file[ii] ? hb_arena_printf(&ctx->scratch, "train2014/%s", in.img_file[ii])
-                                            : hb_arena_printf(&ctx->scratch, "train2014/COCO_train2014_%012lld.jpg", img);
+        const char *image = in.img_file[ii] ? hb_arena_strdup(&ctx->scratch, in.img_file[ii])
+                                            : hb_arena_printf(&ctx->scratch, "COCO_train2014_%012lld.jpg", img);
         if (!box) {
             if ((rc = hb_src_reject(ctx, shown, idx, -1, err, "image %lld has no positive size", img))) break;
             continue;

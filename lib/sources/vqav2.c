@@ -105,7 +105,8 @@ static int run(hb_src_ctx *ctx, hb_err *err) {
                             "question_id %lld here but %lld at the same position of %s: the two files must be in the "
                             "official order (do not sort them)", aqid, qid, qshown);
         } else {
-            const char *image = hb_arena_printf(&ctx->scratch, "%s/COCO_%s_%012lld.jpg", subtype, subtype, img);
+            /* Honeybee's layout: one flat folder (image_prefix: train2014/ for the COCO download's folders) */
+            const char *image = hb_arena_printf(&ctx->scratch, "COCO_%s_%012lld.jpg", subtype, img);
             const char *group = hb_arena_printf(&ctx->scratch, "%lld", img);
             const char *mc = hb_jstr(a, "multiple_choice_answer");
             if (!mc && answers) {

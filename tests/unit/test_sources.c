@@ -42,7 +42,7 @@ Test(sources, vqav2_real_train_excerpt) {
     const char *answers[] = {"net", "pitcher", "orange"}; /* majority of the ten: the trimmed file lacks mc answers */
     for (int i = 0; i < 3; i++) {
         cr_assert_str_eq(sc_str(&c, i, "group"), "458752");
-        cr_assert_str_eq(sc_str(&c, i, "image"), "train2014/COCO_train2014_000000458752.jpg");
+        cr_assert_str_eq(sc_str(&c, i, "image"), "COCO_train2014_000000458752.jpg");
         cr_assert_str_eq(sc_field(&c, i, "answer"), answers[i]);
     }
     cr_assert_str_eq(sc_str(&c, 0, "key"), "458752000");
@@ -62,7 +62,7 @@ Test(sources, vqav2_answer_modes_and_subtype) {
     cr_assert_eq(sc_count(&c), 4 + 3 + 3 + 2 + 2 + 1);
     cr_assert_str_eq(sc_str(&c, 1, "key"), "262148000/1");
     cr_assert_str_eq(sc_field(&c, 1, "answer"), "at table");
-    cr_assert_str_eq(sc_str(&c, 0, "image"), "val2014/COCO_val2014_000000262148.jpg", "data_subtype read from the file");
+    cr_assert_str_eq(sc_str(&c, 0, "image"), "COCO_val2014_000000262148.jpg", "data_subtype read from the file; Honeybee's flat folder");
     sc_free(&c);
     run_ok("sources: {v: {dataset: vqa, files: {questions: " EX "vqav2/v2_OpenEnded_mscoco_val2014_questions.json,"
            " annotations: " EX "vqav2/v2_mscoco_val2014_annotations.json}}}",
@@ -309,6 +309,16 @@ Test(sources, registry_and_common_errors) {
     run_fail("sources: {g: {dataset: sharegpt, nturn: 3, files: x.json}}", "g", HB_EINVAL, "do not apply", &c, &e);
     sc_free(&c);
     run_fail("sources: {g: {dataset: refcoco-mdetr, bbox_decimals: 4, files: x.json}}", "g", HB_EINVAL, "bbox_decimals", &c, &e);
+    sc_free(&c);
+    /* a one-entry mapping whose key is no role (a label such as the split) names the converter's file */
+    run_ok("sources: {v: {dataset: vsr, files: {train: " REAL "vsr/random_dev.excerpt.jsonl}}}", "v", &c);
+    cr_assert_eq(sc_count(&c), 25);
+    sc_free(&c);
+    run_ok("sources: {s: {dataset: scienceqa, files: {train: " EX "scienceqa/llava_train_QCM-LEPA.json}}}", "s", &c);
+    cr_assert_eq(sc_count(&c), 6, "scienceqa given LLaVA's list reads it as scienceqa-llava");
+    cr_assert_eq(sc_note(&c, "format.llava_qcm_lepa"), 1);
+    sc_free(&c);
+    run_fail("sources: {v: {dataset: vqav2, files: {q: x.json, a: y.json}}}", "v", HB_EINVAL, "files.questions: missing", &c, &e);
     sc_free(&c);
     /* the limit stops reading after N records */
     run_ok("sources: {v: {dataset: vsr, limit: 7, files: " REAL "vsr/random_train.full.jsonl}}", "v", &c);

@@ -42,7 +42,7 @@ Test(sources_loc, refcoco_mdetr_boxes) {
     cr_assert_str_eq(sc_field(&c, 1, "bbox"), "[0.547,0.125,0.860,0.918]");
     cr_assert_str_eq(sc_field(&c, 2, "bbox"), "[0.243,0.469,0.558,0.746]");
     cr_assert_str_eq(sc_field(&c, 0, "phrase"), "two woman one in black eatting and the other has a white shirt at the desk");
-    cr_assert_str_eq(sc_str(&c, 0, "image"), "train2014/COCO_train2014_000000519404.jpg");
+    cr_assert_str_eq(sc_str(&c, 0, "image"), "COCO_train2014_000000519404.jpg");
     cr_assert_str_eq(sc_str(&c, 0, "key"), "262407");
     sc_free(&c);
     run_ok("sources: {r: {dataset: refcoco-mdetr, bbox_decimals: 2, bbox_format: normalize, files: " EX
@@ -83,7 +83,7 @@ Test(sources_loc, refcoco_refer_pickle_and_instances) {
     cr_assert_str_eq(sc_field(&c, 0, "phrase"), "the lady with the blue shirt");
     cr_assert_str_eq(sc_field(&c, 0, "bbox"), "[0.243,0.469,0.558,0.746]", "the same box as MDETR's for ref 0");
     cr_assert_str_eq(sc_str(&c, 2, "key"), "2");
-    cr_assert_str_eq(sc_str(&c, 0, "image"), "train2014/COCO_train2014_000000581857.jpg");
+    cr_assert_str_eq(sc_str(&c, 0, "image"), "COCO_train2014_000000581857.jpg");
     cr_assert_eq(cJSON_GetArraySize(c.rejects), 1);
     cr_assert(strstr(reason(&c, 0), "9999999"));
     sc_free(&c);
