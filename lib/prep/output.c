@@ -129,7 +129,7 @@ int hb_psrc_write_stats(hb_psrc *s, hb_err *err) {
     if (s->st.n_notes) qsort(s->st.notes, s->st.n_notes, sizeof *s->st.notes, cmp_reason);
     put_counts(&b, "converter", t->notes, t->n_notes);
     double mb = (double)t->input_bytes / 1e6;
-    hb_buf_printf(&b, ",\n  \"input_bytes\": %llu,\n  \"seconds\": %.3f,\n  \"records_per_second\": %.1f,"
+    hb_buf_printf(&b, ",\n  \"input_bytes\": %llu,\n  \"seconds\": %.6f,\n  \"records_per_second\": %.1f,"
                       "\n  \"mb_per_second\": %.2f\n}\n",
                   (unsigned long long)t->input_bytes, t->seconds, t->seconds > 0 ? (double)t->records / t->seconds : 0,
                   t->seconds > 0 ? mb / t->seconds : 0);

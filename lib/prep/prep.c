@@ -167,19 +167,20 @@ static int source_rebuilt(const hb_prep *p, const char *name) {
     return hb_recipe_find(p->r, name) != NULL;
 }
 
-/* The final manifest: kept entries of sources not rebuilt (--only), then this run's shards by recipe order. */
+/* The final manifest, in recipe order: this run's shards for the sources it built, the previous manifest's entries
+ * for the others (--only). */
 static int write_manifest(hb_prep *p, hb_manifest *fresh, hb_err *err) {
     hb_manifest old = {0}, out = {0};
-    int have_old = hb_manifest_load(&old, p->o->outdir, NULL) == 0;
+    int have_old = p->o->only && hb_manifest_load(&old, p->o->outdir, NULL) == 0;
     out.tool = hb_xstrdup("hb-prep " HB_VERSION);
     out.recipe_hash = hb_xstrdup(p->r->hash);
     out.extra_json = info_json(p);
-    for (size_t i = 0; have_old && i < old.n_shards; i++)
-        if (p->o->only && !source_rebuilt(p, old.shards[i].source) && hb_recipe_find(p->r, old.shards[i].source))
-            hb_manifest_add(&out, &old.shards[i]);
-    for (size_t k = 0; k < p->r->n_sources; k++)
-        for (size_t i = 0; i < fresh->n_shards; i++)
-            if (!strcmp(fresh->shards[i].source, p->r->sources[k].name)) hb_manifest_add(&out, &fresh->shards[i]);
+    for (size_t k = 0; k < p->r->n_sources; k++) {
+        const char *name = p->r->sources[k].name;
+        const hb_manifest *from = source_rebuilt(p, name) ? fresh : have_old ? &old : NULL;
+        for (size_t i = 0; from && i < from->n_shards; i++)
+            if (!strcmp(from->shards[i].source, name)) hb_manifest_add(&out, &from->shards[i]);
+    }
     int rc = hb_manifest_write(&out, p->o->outdir, err);
     hb_manifest_free(&old);
     hb_manifest_free(&out);
