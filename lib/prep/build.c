@@ -116,6 +116,12 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
         for (int k = 0; k < jobs; k++) hb_prep_worker_init(s->p, &w[k]);
     }
     hb_buf line = {0};
+    hb_progress *prog = NULL;
+    if (s->grouped && s->n_samples > HB_PREP_BATCH) { /* grouped sources build everything after reading */
+        char label[80];
+        snprintf(label, sizeof label, "%s (samples)", s->src->name);
+        prog = hb_progress_start(label, s->n_samples, "samples");
+    }
     for (size_t b0 = 0; b0 < s->n_samples && !rc; b0 += HB_PREP_BATCH) {
         size_t b1 = b0 + HB_PREP_BATCH < s->n_samples ? b0 + HB_PREP_BATCH : s->n_samples;
         if (!s->p->o->no_images && !s->p->o->inputs_only) resolve_batch(s, b0, b1);
@@ -126,6 +132,7 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
                 rc = hb_afile_write(&s->inputs, line.data, line.len, err);
                 s->st.samples_written++;
             }
+            hb_progress_add(prog, b1 - b0);
             continue;
         }
         for (int k = 0; k < jobs; k++) hb_arena_reset(&w[k].arena);
@@ -152,7 +159,9 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
             count_sample(s, &r->sample);
             rc = hb_psrc_write_sample(s, &r->sample, err);
         }
+        hb_progress_add(prog, b1 - b0);
     }
+    hb_progress_done(prog);
     hb_buf_free(&line);
     if (w) {
         for (int k = 0; k < jobs; k++) hb_prep_worker_free(&w[k]);
