@@ -21,6 +21,9 @@ Files (one line per corpus entry, same order):
   randids.txt.zst            random id sequences (byte-piece runs, specials, "▁" pieces), space-separated
   <tok>.randdecode.zst       their decoded text as JSON strings
   prompt_cases.json          chunk-wise prompt encodings with exact ids and masks
+  tiny_*.json.zst            two small tokenizer.json files cut from LLaMA's (no byte fallback with fused <unk>;
+                             byte pieces for ASCII only, unfused <unk>); their ids cover every 10th corpus entry and
+                             their random-id decodes use the random ids modulo the vocabulary size
 Rerun:  python3 tests/ref/gen_tokenizer_fixtures.py   (needs tokenizers, sentencepiece, zstd on PATH)
 """
 import json, os, random, subprocess, sys
@@ -238,6 +241,25 @@ def hf(path, patch=None):
     return t
 
 
+def tiny_tokenizer(byte_fallback, fuse_unk, byte_range):
+    """A small real-merge BPE cut from LLaMA's: ASCII characters, some byte pieces, the first merges whose parts
+    exist. Exercises <unk> (fused or not) and partial byte fallback, which LLaMA's full vocabulary never reaches."""
+    d = json.load(open(os.path.join(FIX, "tokenizers", "llama", "tokenizer.json"), encoding="utf-8"))
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for b in byte_range:
+        vocab["<0x%02X>" % b] = len(vocab)
+    for ch in "\u2581abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-()<>/":
+        vocab.setdefault(ch, len(vocab))
+    merges = []
+    for m in d["model"]["merges"][:4000]:
+        a, b = m.split(" ")
+        if a in vocab and b in vocab:
+            merges.append(m)
+            vocab.setdefault(a + b, len(vocab))
+    d["model"].update(vocab=vocab, merges=merges, byte_fallback=byte_fallback, fuse_unk=fuse_unk)
+    return d
+
+
 def metaspace_layout(d):
     """The newer LLaMA tokenizer.json layout: no normalizer, a Metaspace pre-tokenizer and decoder."""
     d["normalizer"] = None
@@ -338,7 +360,9 @@ def prompt_cases(sp, hft):
          False),
         ("truncated_mid_text", vqa, 60, 4, False),
         ("truncated_image_does_not_fit", vqa, 100, 144, False),
-        ("truncated_exactly_at_limit", SYS + "\nHuman: <image>", 0, 8, False),
+        ("fits_exactly_at_limit", SYS + "\nHuman: <image>", 46, 8, False),
+        ("stops_after_image_at_limit", SYS + "\nHuman: <image>\nHuman: more", 46, 8, False),
+        ("no_truncation_when_zero", vqa, 0, 144, False),
         ("eval_prompt_no_eos", SYS + "\nHuman: <image>\nHuman: " + q1 + "\nAI: ", 0, 144, True),
         ("answer_no_eos", vqa, 0, 16, True),
         ("literal_specials_are_text", SYS + "\nHuman: What does <s> mean in HTML? And </s> or <unk>?\nAI: <s> is "
@@ -382,12 +406,19 @@ def main():
         "llama_model": SPM(os.path.join(OUT, "llama2.model.zst")),
         "llama_metaspace": HF(hf(llama_json, metaspace_layout)),
     }
+    for name, args in [("tiny_fuse", (False, True, [])), ("tiny_nofuse_bytes", (True, False, range(128)))]:
+        d = tiny_tokenizer(*args)
+        zst_write(os.path.join(OUT, name + ".json.zst"), json.dumps(d, ensure_ascii=False))
+        t = Tokenizer.from_str(json.dumps(d))
+        t.encode_special_tokens = True
+        toks[name] = HF(t)
     rids = random_ids(rng, 32000)
     zst_write(os.path.join(OUT, "randids.txt.zst"), "\n".join(" ".join(map(str, s)) for s in rids) + "\n")
     ref_ids = None
     for name, tk in toks.items():
         ids_lines, dec_lines = [], []
-        sub = corpus if name != "llama_metaspace" else corpus[::5]
+        stride = {"llama_metaspace": 5, "tiny_fuse": 10, "tiny_nofuse_bytes": 10}.get(name, 1)
+        sub = corpus[::stride]
         for i, b in enumerate(sub):
             ids = tk.encode(b)
             line = " ".join(map(str, ids))
@@ -398,7 +429,8 @@ def main():
             ref_ids = ids_lines
         zst_write(os.path.join(OUT, name + ".ids.zst"), "\n".join(ids_lines) + "\n")
         zst_write(os.path.join(OUT, name + ".decode.zst"), "\n".join(dec_lines) + "\n")
-        rd = [json.dumps(tk.decode(s), ensure_ascii=False) for s in rids]
+        nv = tk.t.get_vocab_size() if isinstance(tk, HF) else 32000
+        rd = [json.dumps(tk.decode([i % nv for i in s]), ensure_ascii=False) for s in rids]
         zst_write(os.path.join(OUT, name + ".randdecode.zst"), "\n".join(rd) + "\n")
         print(name, "done", file=sys.stderr)
     same = sum(toks["llama_json"].encode(b) == toks["llama_model"].encode(b) for b in corpus)

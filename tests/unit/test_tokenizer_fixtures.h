@@ -161,14 +161,25 @@ __attribute__((unused)) static char *tf_metaspace_json(const char *path) {
     return s;
 }
 
-/* "llama_json", "mistral_json", "llama_model" (the real LLaMA-2 tokenizer.model), "llama_metaspace". */
+/* Corpus entries covered by a tokenizer's fixtures: every stride-th one. */
+__attribute__((unused)) static size_t tf_stride(const char *which) {
+    if (!strcmp(which, "llama_metaspace")) return 5;
+    if (!strncmp(which, "tiny_", 5)) return 10;
+    return 1;
+}
+
+/* "llama_json", "mistral_json", "llama_model" (the real LLaMA-2 tokenizer.model), "llama_metaspace", "tiny_fuse",
+ * "tiny_nofuse_bytes". */
 __attribute__((unused)) static hb_tokenizer *tf_tokenizer(const char *which) {
     hb_tokenizer *t = NULL;
     hb_err e;
-    if (!strcmp(which, "llama_model")) {
+    if (!strcmp(which, "llama_model") || !strncmp(which, "tiny_", 5)) {
+        char f[128];
+        snprintf(f, sizeof f, "%s", !strcmp(which, "llama_model") ? "llama2.model.zst" : which);
+        if (strncmp(which, "tiny_", 5) == 0) snprintf(f, sizeof f, "%s.json.zst", which);
         size_t n;
-        uint8_t *d = tf_fixture("llama2.model.zst", &n);
-        cr_assert_eq(hb_tok_load_mem(d, n, "llama2.model", &t, &e), 0, "%s", e.reason);
+        uint8_t *d = tf_fixture(f, &n);
+        cr_assert_eq(hb_tok_load_mem(d, n, f, &t, &e), 0, "%s: %s", f, e.reason);
         free(d);
         return t;
     }
