@@ -17,6 +17,8 @@
 
 #include "text/tokenizer_impl.h"
 
+#define TOK_MAX_PIECE 4096 /* sentencepiece's own limit is 16 characters by default; this bounds a corrupt file */
+
 typedef struct {
     const uint8_t *base, *p, *end;
 } pb_reader;
@@ -307,11 +309,11 @@ int tok_load_spm(hb_tokenizer *t, const uint8_t *data, size_t n, const char *nam
             rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d has unknown type %d", i, p->type);
             break;
         }
-        if (!p->len) {
-            rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d is empty", i);
+        if (!p->len || p->len > TOK_MAX_PIECE) {
+            rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d is %s", i, p->len ? "longer than 4096 bytes" : "empty");
             break;
         }
-        if (tok_utf8_len(p->str, p->len) == 0 || isnan(p->score)) {
+        if (!tok_utf8_valid(p->str, p->len) || isnan(p->score)) {
             rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d is not valid UTF-8 or has a NaN score", i);
             break;
         }

@@ -29,6 +29,12 @@ size_t tok_utf8_len(const uint8_t *s, size_t n) {
     return 0;
 }
 
+int tok_utf8_valid(const uint8_t *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = tok_utf8_len(s + i, n - i))) return 0;
+    return 1;
+}
+
 uint32_t tok_utf8_cp(const uint8_t *s, size_t k) {
     switch (k) {
     case 1: return s[0];

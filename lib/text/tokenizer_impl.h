@@ -143,6 +143,8 @@ static inline const char *tok_piece(const hb_tokenizer *t, int32_t id, uint32_t 
 
 /* Length of the valid UTF-8 sequence at s (strict: no overlongs, surrogates, > U+10FFFF), 0 when invalid. */
 size_t tok_utf8_len(const uint8_t *s, size_t n);
+/* 1 when all of s is valid UTF-8. */
+int tok_utf8_valid(const uint8_t *s, size_t n);
 /* Code point of the valid sequence at s of length k. */
 uint32_t tok_utf8_cp(const uint8_t *s, size_t k);
 

@@ -272,6 +272,12 @@ int tok_load_json(hb_tokenizer *t, const char *data, size_t n, const char *name,
         if (bool_field(c, "special", 0)) tok_strmap_put(&special_set, piece[id], strlen(piece[id]), id);
     }
     for (int32_t i = 0; i < nv; i++)
+        if (piece[i] && !tok_utf8_valid((const uint8_t *)piece[i], strlen(piece[i]))) {
+            tok_strmap_free(&special_set);
+            rc = hb_err_set(err, HB_EFORMAT, name, HB_NOPOS, HB_NOPOS, "the token with id %d is not valid UTF-8", i);
+            goto done;
+        }
+    for (int32_t i = 0; i < nv; i++)
         if (!piece[i]) {
             tok_strmap_free(&special_set);
             rc = hb_err_set(err, HB_EFORMAT, name, HB_NOPOS, HB_NOPOS, "no token has id %d (ids must be 0..%d without gaps)", i,
