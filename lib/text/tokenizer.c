@@ -329,10 +329,13 @@ int hb_tok_load_mem(const void *data, size_t n, const char *name, hb_tokenizer *
         t->format = HB_TOK_SPM_MODEL;
         rc = tok_load_spm(t, d, n, name, err);
     } else {
+        const char *hint = n >= 4 && !memcmp(d, "\x28\xb5\x2f\xfd", 4) ? " (the file is zstd-compressed: decompress it first)"
+                           : n >= 2 && d[0] == 0x1f && d[1] == 0x8b ? " (the file is gzip-compressed: decompress it first)"
+                                                                    : "";
         rc = hb_err_set(err, HB_EFORMAT, name, HB_NOPOS, 0,
                         "not a tokenizer: expected a HuggingFace tokenizer.json (a JSON object) or a SentencePiece "
-                        "tokenizer.model (protobuf starting with byte 0x0a), found byte 0x%02x",
-                        d[i < n ? i : 0]);
+                        "tokenizer.model (protobuf starting with byte 0x0a), found byte 0x%02x%s",
+                        d[i < n ? i : 0], hint);
     }
     if (rc) {
         hb_tok_free(t);
