@@ -145,6 +145,8 @@ static void compare(const char *model) {
     hb_tok_free(t);
 }
 
+static uint64_t get_varint(const uint8_t **p);
+
 static const char *LLAMA_LIKE = "--vocab_size=4000 --byte_fallback=true --split_digits=true --normalization_rule_name=identity "
                                 "--add_dummy_prefix=true --remove_extra_whitespaces=false --allow_whitespace_only_pieces=true";
 
@@ -186,9 +188,48 @@ Test(tokenizer_spm, corrupted_charsmap_is_safe) {
     free(d);
 }
 
+/* Change the last byte of the first non-empty expected output of the model's self-test samples (field 4). */
+static int corrupt_self_test(uint8_t *d, size_t n) {
+    const uint8_t *p = d, *end = d + n;
+    while (p < end) {
+        uint64_t key = get_varint(&p), len = get_varint(&p);
+        if (key != (4 << 3 | 2)) {
+            p += len;
+            continue;
+        }
+        const uint8_t *q = p, *qe = p + len;
+        while (q < qe) {
+            uint64_t k = get_varint(&q), l = get_varint(&q);
+            const uint8_t *r = q, *re = q + l;
+            while (k == (1 << 3 | 2) && r < re) {
+                uint64_t k2 = get_varint(&r), l2 = get_varint(&r);
+                if (k2 == (2 << 3 | 2) && l2 > 0) {
+                    uint8_t *last = d + (r - d) + l2 - 1;
+                    *last = *last == 'x' ? 'y' : 'x';
+                    return 1;
+                }
+                r += l2;
+            }
+            q = re;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 Test(tokenizer_spm, nfkc_cf_without_dummy_prefix_match_spm) {
-    train("cf", "--vocab_size=2500 --byte_fallback=true --normalization_rule_name=nmt_nfkc_cf --add_dummy_prefix=false");
+    /* with self-test samples in the model: hb runs them at load time */
+    train("cf", "--vocab_size=2500 --byte_fallback=true --normalization_rule_name=nmt_nfkc_cf --add_dummy_prefix=false "
+                "--self_test_sample_size=100");
     compare("cf");
+    size_t n;
+    uint8_t *d = read_in_dir("cf.model", &n);
+    cr_assert(corrupt_self_test(d, n), "the trained model has no self-test samples");
+    hb_tokenizer *t = NULL;
+    hb_err e;
+    cr_assert_eq(hb_tok_load_mem(d, n, "cf.model", &t, &e), HB_EINTERNAL);
+    cr_assert(strstr(e.reason, "self-test"), "%s", e.reason);
+    free(d);
 }
 
 /* ---- UNUSED pieces: rewrite the trained model's protobuf, marking every 5th multi-character piece UNUSED ---- */
