@@ -317,14 +317,14 @@ int hb_tok_load_mem(const void *data, size_t n, const char *name, hb_tokenizer *
         return hb_err_set(err, HB_EFORMAT, name, HB_NOPOS, 0,
                           "this is a Git LFS pointer, not the tokenizer itself (run `git lfs pull` in its repository "
                           "or download the file directly)");
-    size_t i = 0;
-    if (n >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF) i = 3; /* UTF-8 BOM */
+    size_t i = 0, bom = 0;
+    if (n >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF) i = bom = 3; /* UTF-8 BOM */
     while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n')) i++;
     hb_tokenizer *t = tok_alloc();
     int rc;
     if (i < n && d[i] == '{') {
         t->format = HB_TOK_HF_JSON;
-        rc = tok_load_json(t, (const char *)data, n, name, err);
+        rc = tok_load_json(t, (const char *)data + bom, n - bom, name, err);
     } else if (d[0] == 0x0A) { /* protobuf: field 1 (pieces), length-delimited */
         t->format = HB_TOK_SPM_MODEL;
         rc = tok_load_spm(t, d, n, name, err);

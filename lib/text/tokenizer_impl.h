@@ -148,14 +148,14 @@ int tok_utf8_valid(const uint8_t *s, size_t n);
 /* Code point of the valid sequence at s of length k. */
 uint32_t tok_utf8_cp(const uint8_t *s, size_t k);
 
-/* Loading (tokenizer.c builds the common tables after a format loader filled pieces and options). */
+/* Loading: hb_tok_load_mem (tokenizer.c) detects the format, then a loader fills pieces, symbols, pairs and options. */
 int tok_load_json(hb_tokenizer *t, const char *data, size_t n, const char *name, hb_err *err);
 int tok_load_spm(hb_tokenizer *t, const uint8_t *data, size_t n, const char *name, hb_err *err);
 hb_tokenizer *tok_alloc(void);
-/* Allocate piece arrays for n pieces; blob grows with tok_add_piece. */
+/* Allocate the per-piece arrays for n pieces; tok_set_piece (in id order) appends each piece's bytes to blob. */
 void tok_pieces_init(hb_tokenizer *t, int32_t n);
 void tok_set_piece(hb_tokenizer *t, hb_buf *blob, int32_t id, const void *p, size_t len, uint8_t type);
-/* After pieces, types and pairs are in place: byte ids, single-character symbols, word_split. */
+/* After loading: turn word_split off unless "▁" is a piece of its own and there are no UNUSED pieces. */
 void tok_finish(hb_tokenizer *t);
 /* Initial symbol of a character (code point): a piece, a virtual character, or TOK_SYM_NONE. */
 void tok_add_char_symbol(hb_tokenizer *t, uint32_t cp, int32_t sym);

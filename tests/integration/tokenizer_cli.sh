@@ -50,6 +50,12 @@ case "$out" in *'"truncated":true'*'"images":0,"images_in_prompt":1'*) ;; *) fai
 
 "$TOK" info --tokenizer "$tmp/tokenizer.model" | grep -q "32000 pieces" || fail "info"
 
+# bench: the same ids with 1 and 3 threads
+for i in $(seq 1 300); do echo "line $i: The quick brown fox jumps over the lazy dog ${i}x$((i * 7)) 北京 🐝"; done > "$tmp/text.txt"
+"$TOK" bench --tokenizer "$JSON" --ids-out "$tmp/ids1" "$tmp/text.txt" | grep -q "300 lines" || fail "bench"
+"$TOK" bench --tokenizer "$JSON" --threads 3 --ids-out "$tmp/ids3" "$tmp/text.txt" > /dev/null || fail "bench --threads"
+cmp -s "$tmp/ids1" "$tmp/ids3" || fail "bench ids differ between 1 and 3 threads"
+
 # errors: line numbers, exit 1 for bad input, 2 for usage
 set +e
 printf '%s\n' '"ok"' '"unterminated' | "$TOK" encode --tokenizer "$JSON" > /dev/null 2> "$tmp/err"

@@ -162,6 +162,12 @@ Test(tokenizer_malformed, tokenizer_json_errors_name_the_problem) {
     }
     cr_assert_gt(failed, 100);
     free(c);
+    /* a UTF-8 byte order mark before the JSON is fine */
+    hb_buf bom = {0};
+    hb_buf_puts(&bom, "\xef\xbb\xbf");
+    hb_buf_puts(&bom, TINY);
+    cr_assert_eq(load(bom.data, bom.len, &e), 0, "%s", e.reason);
+    hb_buf_free(&bom);
     /* merges as pairs (the newer format) and an added token beyond the vocabulary are fine */
     cr_assert_eq(load_patched("model.merges", "[[\"\\u2581\",\"a\"],[\"a\",\"b\"]]", &e), 0, "%s", e.reason);
     cr_assert_eq(load_patched("added_tokens", "[{\"id\":9,\"content\":\"<pad>\",\"special\":true}]", &e), 0, "%s", e.reason);
