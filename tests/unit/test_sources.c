@@ -223,6 +223,29 @@ Test(sources, scienceqa_problems_real_excerpt) {
     for (int i = 0; i < 50; i++) text_only += sc_str(&c, i, "image") == NULL;
     cr_assert(text_only > 0 && text_only < 50);
     sc_free(&c);
+    /* malformed problems are rejected, a pid_splits without the split is an error */
+    char *d = tu_mkdtemp();
+    char *f = tmpfile_with(d, "p.json", "{\"1\": {\"question\": \"q?\", \"choices\": [\"a\"], \"answer\": 0, \"split\": \"train\"}, "
+                                        "\"2\": {\"question\": \"q?\", \"choices\": [\"a\", \"b\"], \"answer\": 2, \"split\": \"train\"}, "
+                                        "\"3\": {\"choices\": [\"a\", \"b\"], \"answer\": 0, \"split\": \"train\"}, "
+                                        "\"4\": {\"question\": \"ok?\", \"choices\": [\"a\", \"b\"], \"answer\": 1, \"hint\": \" h \", "
+                                        "\"image\": null, \"split\": \"train\"}}");
+    char *ps = tmpfile_with(d, "s.json", "{\"val\": []}");
+    char y[1024];
+    snprintf(y, sizeof y, "sources: {s: {dataset: scienceqa, files: {problems: %s}}}", f);
+    run_ok(y, "s", &c);
+    cr_assert_eq(sc_count(&c), 1);
+    cr_assert_str_eq(sc_field(&c, 0, "context"), "h", "the hint stripped");
+    cr_assert_null(sc_str(&c, 0, "image"), "image: null is text-only");
+    cr_assert_eq(cJSON_GetArraySize(c.rejects), 3, "one choice, answer out of range, no question");
+    sc_free(&c);
+    hb_err e;
+    snprintf(y, sizeof y, "sources: {s: {dataset: scienceqa, files: {problems: %s, pid_splits: %s}}}", f, ps);
+    run_fail(y, "s", HB_ENOTFOUND, "no member 'train'", &c, &e);
+    sc_free(&c);
+    free(f), free(ps);
+    tu_rmtree(d);
+    free(d);
     /* without pid_splits: the record's own split field */
     run_ok("sources: {s: {dataset: scienceqa, split: val, files: {problems: " REAL "scienceqa/problems.excerpt150.json}}}", "s", &c);
     cr_assert_eq(sc_count(&c), 50);

@@ -226,6 +226,22 @@ Test(sources_loc, vg_qa_real_excerpt) {
     cr_assert_str_eq(sc_field(&c, 0, "answer"), "Sailboats.", "VG answers keep their capital and period");
     cr_assert_str_eq(sc_str(&c, 7, "group"), "5");
     sc_free(&c);
+    char *d = tu_mkdtemp();
+    char *f = hb_path_join(d, "qa.json");
+    const char *t = "[{\"id\": 4, \"qas\": [{\"qa_id\": 1, \"question\": \"q?\", \"answer\": \"a\"}, {\"qa_id\": 2, "
+                    "\"question\": \"q2?\"}]}, {\"qas\": []}, {\"id\": 5, \"qas\": \"none\"}, 7]";
+    cr_assert_eq(tu_write(f, t, strlen(t)), 0);
+    char y[1024];
+    snprintf(y, sizeof y, "sources: {v: {dataset: vg-qa, files: %s}}", f);
+    run_ok(y, "v", &c);
+    cr_assert_eq(sc_count(&c), 1);
+    cr_assert_eq(cJSON_GetArraySize(c.rejects), 4, "a qa without answer, no id, qas not a list, not an object");
+    sc_free(&c);
+    run_fail("sources: {v: {dataset: vg-qa, image_layout: url, files: " REAL "visual_genome/question_answers.excerpt.json}}",
+             "v", HB_EINVAL, "mapping of file roles (image_data", &c);
+    free(f);
+    tu_rmtree(d);
+    free(d);
 }
 
 /* ---------------------------------------------------------------- LLaVA */
@@ -288,6 +304,23 @@ Test(sources_loc, llava_pretrain_real_excerpt) {
     cr_assert_eq(sc_count(&c), 287);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(c.items, 0), "conv")), 2);
     sc_free(&c);
+    char *d = tu_mkdtemp();
+    char *f = hb_path_join(d, "b.json");
+    const char *t = "[{\"id\": \"1\", \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": "
+                    "\"<image>\\nDescribe.\"}]}, {\"id\": \"2\", \"conversations\": [{\"from\": \"human\", \"value\": "
+                    "\"x\"}, {\"from\": \"gpt\", \"value\": \"no image\"}]}, {\"id\": \"3\", \"image\": \"c.jpg\", "
+                    "\"conversations\": [{\"from\": \"human\", \"value\": \"x\"}, {\"from\": \"gpt\", \"value\": \"ok\"}]}]";
+    cr_assert_eq(tu_write(f, t, strlen(t)), 0);
+    char y[1024];
+    snprintf(y, sizeof y, "sources: {b: {dataset: llava-pretrain, files: %s}}", f);
+    run_ok(y, "b", &c);
+    cr_assert_eq(sc_count(&c), 1);
+    cr_assert_eq(cJSON_GetArraySize(c.rejects), 2, "no gpt turn; a caption without an image");
+    sc_free(&c);
+    run_fail("sources: {b: {dataset: llava-pretrain, mode: chat, files: x.json}}", "b", HB_EINVAL, "mode", &c);
+    free(f);
+    tu_rmtree(d);
+    free(d);
 }
 
 /* ---------------------------------------------------------------- ShareGPT */
