@@ -27,6 +27,19 @@
 
 static uint32_t le32(const uint8_t *p) { return hb_le32(p); }
 
+/* 16-bit BMPs: stb_image widens an n-bit channel by repeating its bits, Pillow (BGR;15 / BGR;16) by v * 255 / (2^n - 1)
+ * rounded down. The top n bits of stb's value are v, so a table per channel gives Pillow's value. */
+static void pillow_16bit(uint8_t *img, size_t pixels, const uint32_t masks[3]) {
+    uint8_t lut[3][256];
+    for (int c = 0; c < 3; c++) {
+        int bits = __builtin_popcount(masks[c]);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = bits > 0 && bits < 8 ? (uint8_t)((v >> (8 - bits)) * 255 / ((1 << bits) - 1)) : (uint8_t)v;
+    }
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) img[3 * i + c] = lut[c][img[3 * i + c]];
+}
+
 int hb_decode_bmp(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_info *info, hb_sink *s, hb_err *err) {
     if (n < 26) return hb_img_fail(info, HB_IMG_TRUNCATED, err, "bmp: file ends inside the header");
     uint32_t off = le32(p + 10), hsize = le32(p + 14);
@@ -67,6 +80,13 @@ int hb_decode_bmp(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_i
     if ((uint32_t)iw != info->width || (uint32_t)ih != info->height) {
         stbi_image_free(img);
         return hb_img_fail(info, HB_IMG_CORRUPT, err, "bmp: decoded size %dx%d differs from the header", iw, ih);
+    }
+    if (bpp == 16) {
+        /* BI_RGB is 5-5-5; bit fields follow a 40-byte header, or sit at the same offsets inside a V4/V5 header */
+        uint32_t masks[3] = {0x7C00, 0x03E0, 0x001F};
+        if (comp == 3 && hsize >= 40 && n >= 66)
+            for (int c = 0; c < 3; c++) masks[c] = le32(p + 54 + 4 * c);
+        pillow_16bit(img, (size_t)iw * ih, masks);
     }
     if ((code = hb_sink_begin(s, (uint32_t)iw, (uint32_t)ih, 3, err))) {
         stbi_image_free(img);

@@ -93,7 +93,8 @@ int hb_decode_png(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_i
         break;
     case PNG_COLOR_TYPE_PALETTE:
         ch = 3;
-        png_set_palette_to_rgb(png);
+        png_set_palette_to_rgb(png); /* also turns a tRNS chunk into alpha, which is then dropped */
+        if (png_get_valid(png, pi, PNG_INFO_tRNS)) png_set_strip_alpha(png);
         break;
     case PNG_COLOR_TYPE_RGB:
     case PNG_COLOR_TYPE_RGB_ALPHA:
