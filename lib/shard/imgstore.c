@@ -332,7 +332,7 @@ int hb_imgstore_writer_close(hb_imgstore_writer *w, hb_imgstore_info *info, hb_e
         writer_free(w);
         return code;
     }
-    qsort(w->e, w->n, sizeof *w->e, cmp_went);
+    if (w->n) qsort(w->e, w->n, sizeof *w->e, cmp_went);
     /* One record per block: the trainer decompresses exactly the image it reads. The payload is already
      * compressed, so the container's zstd pass runs at its fastest level. */
     hb_shard_opts o = {.block_bytes = 1, .zstd_level = 1};
