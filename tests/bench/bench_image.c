@@ -1,0 +1,89 @@
+/* bench_image: decode + resize to S×S of a list of image files, one core, with hb's exact and fast paths and with
+ * stb_image as the JPEG decoder (the baseline the issue names). Files are read into memory first; the timed loop is
+ * decode + convert + resize only, as in the Pillow reference of bench_image.sh. Best of R rounds, in process CPU
+ * time (the machine is shared: CPU time is what one core spends, whatever else runs).
+ *   bench_image MODE S R OUT.raw FILE...      MODE: exact | fast | stb ; OUT.raw gets the N outputs back to back
+ * Prints: "<mode> <images> <seconds> <images/s>".
+ * Dependencies: image/image.h (hb_image_prepare, hb_image_resize), stb_image.h (JPEG only, for the baseline). */
+#include "image/image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_JPEG
+#define STBI_NO_STDIO
+/* stb declares its whole API static here; the unused parts are reported at the end of the file */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <stb_image.h>
+#pragma GCC diagnostic pop
+
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: bench_image exact|fast|stb S ROUNDS OUT.raw FILE...\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    uint32_t S = (uint32_t)atoi(argv[2]);
+    int rounds = atoi(argv[3]), n = argc - 5;
+    uint8_t **data = malloc(sizeof *data * (size_t)n);
+    size_t *len = malloc(sizeof *len * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        hb_err e;
+        if (hb_file_read_all(argv[5 + i], &data[i], &len[i], &e)) {
+            fprintf(stderr, "bench_image: %s\n", e.reason);
+            return 1;
+        }
+    }
+    size_t one = (size_t)S * S * 3;
+    uint8_t *out = malloc(one * (size_t)n);
+    hb_image_opts o = {.fast = !strcmp(mode, "fast")};
+    int stb = !strcmp(mode, "stb");
+    double best = 1e30;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = cpu_seconds();
+        for (int i = 0; i < n; i++) {
+            hb_err e;
+            int code;
+            if (stb) {
+                int w, h, c;
+                uint8_t *px = stbi_load_from_memory(data[i], (int)len[i], &w, &h, &c, 3);
+                code = px ? hb_image_resize(px, (uint32_t)w, (uint32_t)h, 3, out + one * i, S, S, NULL, &e) : 1;
+                stbi_image_free(px);
+            } else {
+                hb_image_info info;
+                code = hb_image_prepare(data[i], len[i], S, S, &o, &info, out + one * i, &e);
+            }
+            if (code) {
+                fprintf(stderr, "bench_image: %s: failed\n", argv[5 + i]);
+                return 1;
+            }
+        }
+        double t = cpu_seconds() - t0;
+        if (t < best) best = t;
+    }
+    FILE *f = fopen(argv[4], "wb");
+    if (!f || fwrite(out, one, (size_t)n, f) != (size_t)n || fclose(f)) {
+        fprintf(stderr, "bench_image: cannot write %s\n", argv[4]);
+        return 1;
+    }
+    printf("%s %d %.4f %.1f\n", mode, n, best, n / best);
+    for (int i = 0; i < n; i++) free(data[i]);
+    free(data);
+    free(len);
+    free(out);
+    return 0;
+}
