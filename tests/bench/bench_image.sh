@@ -73,6 +73,7 @@ for round in 1 2 3; do
   done
 done
 for m in pillow exact fast stb; do sort -k3,3g "$OUT/$m.runs" | head -n 1 > "$OUT/$m.txt"; done
+$PIN "$OUT/bench_image" store "$S" 3 "$OUT/store" "${FILES[@]}" > "$OUT/store.txt"
 
 python3 - "$OUT" "$S" <<'PY'
 import sys
@@ -92,4 +93,7 @@ for mode in ("exact", "fast", "stb"):
     mean = d.mean(axis=1).max(axis=1)  # per image: the worst channel's mean
     print(f"  {labels[mode]:28s} {r:8.1f} images/s  {r / ref:5.2f}x Pillow   |diff| max {d.max():3d}, "
           f"mean {d.mean():.3f} (worst image {mean.max():.3f})")
+st = {l.split()[0]: float(l.split()[3]) for l in open(f"{out}/store.txt")}
+print(f"  {'hb ingest (read+hash+prepare+store)':28s} {st['ingest']:8.1f} images/s  (once, at prep time)")
+print(f"  {'hb store get (per sample)':28s} {st['get']:8.1f} images/s  {st['get'] / ref:5.1f}x Pillow's per-access decode+resize")
 PY
