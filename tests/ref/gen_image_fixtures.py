@@ -9,6 +9,8 @@ Writes tests/fixtures/image/:
   resize.json + resize.bin.z     Pillow's resize of pseudo-random images (an LCG the C test reproduces) in many
                             shapes, both pass orders (Pillow 13's, and horizontal-first as Pillow <= 12); small outputs
                             stored whole, every output as a CRC-32
+  mutations.json            600 damaged variants of the cases (a few bytes replaced, some cut short) with Pillow's
+                            verdict (opens and converts, or raises) and the CRC-32 of its RGB pixels when it opens
   real.json + real/*.png    the real JPEGs of ../shared/fixtures/real: CRC-32 of Pillow's 224 and 336 outputs (both
                             pass orders), and Pillow's 112x112 outputs as PNG for the tolerance test
 
@@ -295,6 +297,28 @@ def main():
         f.write(zlib.compress(bytes(blob), 9))
     with open(f"{OUT}/resize.json", "w") as f:
         json.dump({"pillow": PIL.__version__, "bytes": len(blob), "cases": meta}, f, indent=1)
+
+    # damaged variants: hb must never accept what Pillow refuses, and must give Pillow's pixels when both accept
+    import random
+    rnd = random.Random(20240601)
+    names = sorted(f for f in os.listdir(f"{OUT}/cases"))
+    muts = []
+    for i in range(600):
+        name = rnd.choice(names)
+        data = bytearray(open(f"{OUT}/cases/{name}", "rb").read())
+        edits = [[rnd.randrange(len(data)), rnd.randrange(256)] for _ in range(rnd.randint(1, 4))]
+        for at, v in edits:
+            data[at] = v
+        cut = len(data) if rnd.random() < 0.85 else rnd.randrange(1, len(data))
+        try:
+            rgb = np.array(Image.open(io.BytesIO(bytes(data[:cut]))).convert("RGB"))
+            verdict = {"pillow": "ok", "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                       "crc": zlib.crc32(rgb.tobytes())}
+        except Exception as e:  # any refusal: hb must refuse too
+            verdict = {"pillow": type(e).__name__}
+        muts.append({"file": f"cases/{name}", "edits": edits, "length": cut, **verdict})
+    with open(f"{OUT}/mutations.json", "w") as f:
+        json.dump({"pillow": PIL.__version__, "cases": muts}, f, separators=(",", ":"))
 
     # real JPEGs
     real = []

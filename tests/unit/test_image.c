@@ -338,12 +338,15 @@ Test(image, truncated_files_of_every_format_are_rejected_as_truncated, .timeout 
         uint8_t *d = case_bytes(names[k], &n);
         /* GIF: Pillow accepts a file that lacks only its trailer and block terminator */
         size_t last = strstr(names[k], ".gif") ? n - 2 : n;
+        if (strstr(names[k], ".png")) last = n - 12; /* up to the IEND chunk */
         for (size_t cut = 16; cut < last; cut += cut < 64 ? 1 : 7) {
             int r = reject_of(d, cut, NULL);
             cr_assert_eq(r, HB_IMG_TRUNCATED, "%s cut to %zu of %zu bytes: %s", names[k], cut, n, hb_img_reject_name(r));
         }
         if (strstr(names[k], ".jpg")) /* only the end-of-image marker missing: Pillow says truncated too */
             cr_assert_eq(reject_of(d, n - 2, NULL), HB_IMG_TRUNCATED);
+        if (strstr(names[k], ".png")) /* only (part of) IEND missing: the pixels are complete, Pillow accepts it */
+            for (size_t cut = 1; cut <= 12; cut++) cr_assert_eq(reject_of(d, n - cut, NULL), HB_IMG_OK, "%s without its last %zu bytes", names[k], cut);
         cr_assert_eq(reject_of(d, n, NULL), HB_IMG_OK, "%s whole", names[k]);
         free(d);
     }
@@ -464,6 +467,42 @@ Test(image, random_mutations_of_every_case_never_crash, .timeout = 120) {
     /* the mutations must have produced both accepted images and rejects of several kinds */
     cr_assert_gt(counts[HB_IMG_OK], 0);
     cr_assert_gt(counts[HB_IMG_CORRUPT] + counts[HB_IMG_TRUNCATED], 0);
+    cJSON_Delete(j);
+}
+
+Test(image, damaged_files_never_accepted_where_pillow_refuses_and_same_pixels_where_both_accept, .timeout = 60) {
+    cJSON *j = load_json("tests/fixtures/image/mutations.json");
+    cJSON *c;
+    int both = 0, both_refuse = 0, stricter = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases")) {
+        size_t n;
+        uint8_t *d = read_case(c, &n);
+        cJSON *ed;
+        cJSON_ArrayForEach(ed, cJSON_GetObjectItem(c, "edits")) d[cJSON_GetArrayItem(ed, 0)->valueint] = (uint8_t)cJSON_GetArrayItem(ed, 1)->valueint;
+        size_t len = (size_t)jint(c, "length");
+        const char *verdict = cJSON_GetObjectItem(c, "pillow")->valuestring;
+        hb_image_info info;
+        uint8_t *rgb;
+        hb_err e;
+        int pillow_ok = !strcmp(verdict, "ok");
+        if (hb_image_decode(d, len, NULL, &info, &rgb, &e) == 0) {
+            cr_assert(pillow_ok, "%s (edited): hb accepts what Pillow refuses (%s)", cJSON_GetObjectItem(c, "file")->valuestring, verdict);
+            cr_assert_eq(info.width, (uint32_t)jint(c, "width"));
+            cr_assert_eq(info.height, (uint32_t)jint(c, "height"));
+            cr_assert_eq(crc(rgb, (size_t)info.width * info.height * 3), (uint32_t)cJSON_GetObjectItem(c, "crc")->valuedouble,
+                         "%s (edited): pixels differ from Pillow's", cJSON_GetObjectItem(c, "file")->valuestring);
+            free(rgb);
+            both++;
+        } else if (pillow_ok) {
+            stricter++; /* e.g. a damaged IDAT checksum: Pillow does not check it, hb does (docs/images.md) */
+        } else {
+            both_refuse++;
+        }
+        free(d);
+    }
+    cr_assert_gt(both, 150);
+    cr_assert_gt(both_refuse, 200);
+    cr_assert_lt(stricter, 40, "hb refuses %d damaged files Pillow opens", stricter);
     cJSON_Delete(j);
 }
 
