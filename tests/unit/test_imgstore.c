@@ -293,3 +293,51 @@ Test(imgstore, malformed_records_are_rejected) {
     cr_assert_neq(hb_image_rec_decode(b.data, b.len, &d, out, origin, sizeof origin, NULL), 0);
     hb_buf_free(&b);
 }
+
+/* Images [from, to), each added under origin "part//img<k>". */
+static void write_range(const char *dir, int from, int to) {
+    hb_imgstore_writer *w;
+    cr_assert_eq(hb_imgstore_writer_open(&w, dir, S, NULL), 0);
+    for (int k = from; k < to; k++) {
+        char o[64];
+        snprintf(o, sizeof o, "%s//img%d.jpg", k % 2 ? "b" : "a", k);
+        add_image(w, (uint64_t)k, o);
+    }
+    cr_assert_eq(hb_imgstore_writer_close(w, NULL, NULL), 0);
+}
+
+Test(imgstore, merge_equals_one_store_of_everything_in_any_order, .timeout = 60) {
+    char *a = store_dir(), *b = store_dir(), *c = store_dir(), *all = store_dir(), *m1 = store_dir(), *m2 = store_dir();
+    write_range(a, 0, 20);
+    write_range(b, 12, 33);
+    write_range(c, 30, N);
+    write_range(all, 0, N);
+    const char *abc[] = {a, b, c}, *cba[] = {c, b, a};
+    hb_imgstore_info i1, i2;
+    hb_err e;
+    cr_assert_eq(hb_imgstore_merge(m1, S, abc, 3, &i1, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_imgstore_merge(m2, S, cba, 3, &i2, &e), 0, "%s", e.reason);
+    cr_assert_eq(i1.images, N);
+    cr_assert_eq(i1.duplicates, 8 + 3);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cmp '%s/images/24.hbs' '%s/images/24.hbs' && cmp '%s/images/24.hbs' '%s/images/24.hbs' && "
+                              "cmp '%s/images/24.hbi' '%s/images/24.hbi'", m1, m2, m1, all, m1, all);
+    cr_assert_eq(tu_run(cmd, NULL), 0, "merged stores differ from each other or from one store of everything");
+    cr_assert_eq(hb_imgstore_verify(m1, S, &e), 0, "%s", e.reason);
+    /* merging into one of the inputs replaces it */
+    const char *ab[] = {a, b};
+    cr_assert_eq(hb_imgstore_merge(a, S, ab, 2, &i1, &e), 0, "%s", e.reason);
+    cr_assert_eq(i1.images, 33);
+    cr_assert_eq(hb_imgstore_verify(a, S, &e), 0, "%s", e.reason);
+    /* a missing input is an error naming it; nothing is written */
+    char *none = store_dir();
+    const char *bad[] = {b, none};
+    char *m3 = store_dir();
+    cr_assert_neq(hb_imgstore_merge(m3, S, bad, 2, NULL, &e), 0);
+    cr_assert(strstr(e.file, none) || strstr(e.reason, "no image store"), "%s / %s", e.file, e.reason);
+    uint32_t sizes[2];
+    cr_assert_eq(hb_imgstore_sizes(m3, sizes, 2), 0);
+    const char *ds[] = {a, b, c, all, m1, m2, none, m3};
+    for (int i = 0; i < 8; i++) tu_rmtree(ds[i]);
+    free(a), free(b), free(c), free(all), free(m1), free(m2), free(none), free(m3);
+}
