@@ -253,6 +253,15 @@ Test(archive, broken_and_compressed_archives_are_refused_clearly) {
     cr_assert(why == HB_IMG_CORRUPT || why == HB_IMG_UNSUPPORTED, "%s", hb_img_reject_name(why));
     cr_assert_eq(hb_imgroot_read(r, "b.jpg", &b, 0, &why, &e), 0, "the other entry still reads: %s", e.reason);
     hb_imgroot_close(r);
+    /* a local header that names another file than the central directory says is there */
+    zd[60] ^= 0xFF;
+    cr_assert_eq(memcmp(zd + 30, "a.jpg", 5), 0);
+    zd[30] = 'x';
+    tu_write(cut, zd, zn);
+    cr_assert_eq(hb_archive_open(&a, cut, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_archive_read(a, (size_t)hb_archive_find(a, "a.jpg"), &b, 0, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "x.jpg"), "%s", e.reason);
+    hb_archive_close(a);
     /* truncated tar: cut in the middle of the second entry */
     size_t tn;
     uint8_t *td = tu_read(tp, &tn);
