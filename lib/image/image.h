@@ -13,7 +13,7 @@
  *   core/core.h          hb_err, hb_buf, hb_hash128
  *   (impl) <jpeglib.h>   libjpeg-turbo: JPEG decoding (ISLOW DCT, fancy upsampling, as Pillow)
  *   (impl) <png.h>       libpng: PNG decoding and the PNG writer
- *   (impl) stb_image.h   BMP decoding
+ *   (impl) stb_image.h   16/24/32-bit BMP decoding (private to bmp.c)
  *   (impl) <archive.h>   libarchive: zip and tar entries
  *   (impl) shard/imgstore.h  the image store that ingest writes
  */

@@ -258,6 +258,7 @@ static int ingest_keyed(hb_ingest *g, const char *key, const char *file, const c
     int dup = 0, code = 0;
     *hash = (hb_hash128){0, 0};
     if (rd(g, arg, &bytes, why, &rerr)) {
+        if (*why == HB_IMG_OK) *why = HB_IMG_UNREADABLE;
         snprintf(detail, sizeof detail, "%s", rerr.reason);
     } else {
         code = process(g, origin, bytes.data ? bytes.data : (const uint8_t *)"", bytes.len, hash, why, &dup, detail,
