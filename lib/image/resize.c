@@ -129,9 +129,9 @@ static void acc_clip_scalar(const int32_t *acc, uint8_t *out, size_t n) {
  * kh = k >> 11 and kl = k & 2047, both int16, so sum(p * k) = 2^11 * sum(p * kh) + sum(p * kl) exactly (mod 2^32,
  * and the true sum fits in int32). Each 128-bit lane holds two taps of one output pixel as int16 pairs
  * [R_t R_t+1 G_t G_t+1 B_t B_t+1 0 0]; vpmaddwd multiplies them by [kh_t kh_t+1] (or kl) and adds each pair.
- * The row is padded, so the 16-byte loads past the last pixel read zeros or bytes that meet zero weights. */
-/* The weighted sum of output o as 8 int32 lanes: low 128 bits taps (t, t+1) of each group, high 128 bits (t+2, t+3),
- * per channel R, G, B, pad; kh sums already shifted into place. */
+ * The row is padded, so the 16-byte loads past the last pixel read zeros or bytes that meet zero weights.
+ * hsum_rgb: the weighted sum of one output as 8 int32 lanes, the low 128 bits from taps (t, t+1) of each group, the
+ * high 128 bits from (t+2, t+3), per channel R, G, B, pad; the kh sums already shifted into place. */
 __attribute__((target("avx2"))) static inline __m256i hsum_rgb(const uint8_t *p, const __m256i *k, uint32_t groups,
                                                               __m256i shuf) {
     __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
