@@ -198,10 +198,16 @@ double ou_fd_check(ou_fd *f) {
                 an[i] = g;
                 continue;
             }
+            /* = : bitwise the same again. += : twice the first result, up to the rounding of ops that add their
+             * contributions one by one (scatter-adds): 1e-6 of the tensor's largest gradient. */
+            double amax = 0;
+            for (int64_t j = 0; j < in->n; j++) amax = fmax(amax, fabs(an[i][j]));
             for (int64_t j = 0; j < in->n; j++) {
                 float want = in->accumulates ? an[i][j] + an[i][j] : an[i][j];
-                cr_assert(g[j] == want, "%s: d%s[%lld] after a second backward is %.9g, expected %.9g (%s)", f->op,
-                          in->name, (long long)j, (double)g[j], (double)want,
+                double slack = in->accumulates ? 1e-6 * amax : 0;
+                cr_assert(fabs((double)g[j] - want) <= slack,
+                          "%s: d%s[%lld] after a second backward is %.9g, expected %.9g (%s)", f->op, in->name,
+                          (long long)j, (double)g[j], (double)want,
                           in->accumulates ? "+= must accumulate" : "= must overwrite, deterministically");
             }
             free(g);
