@@ -5,7 +5,8 @@
  * Threads: OpenMP for our loops, OpenBLAS (Debian's pthread flavour) for GEMMs; both set to hb_ops_threads() at open.
  * GEMMs are only ever called from serial code, never inside an OpenMP region, so the two pools never run at once.
  * Determinism: loops are split into disjoint outputs (rows, or columns for reductions over rows); no reduction's
- * order depends on the thread count or the schedule.
+ * order depends on the thread count or the schedule. Inner loops are `omp simd`: a reduction's lane split depends
+ * only on the binary (the vector width it was compiled for), never on threads.
  *
  * Dependencies:
  *   kernels/ops_backend.h   hb_ops, hb_tensor, hb_tensor_ptr, hb_ops_fail
@@ -14,6 +15,10 @@
  */
 #ifndef HB_CPU_H
 #define HB_CPU_H
+
+/* Lets the vectoriser if-convert float compares (clamps, max) in `omp simd` loops. FP exceptions are never enabled,
+ * so assuming they do not trap changes no result, only what the compiler may speculate. */
+#pragma GCC optimize("no-trapping-math")
 
 #include "kernels/ops_backend.h"
 #include "kernels/ops_common.h"
