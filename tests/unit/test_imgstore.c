@@ -341,3 +341,30 @@ Test(imgstore, merge_equals_one_store_of_everything_in_any_order, .timeout = 60)
     for (int i = 0; i < 8; i++) tu_rmtree(ds[i]);
     free(a), free(b), free(c), free(all), free(m1), free(m2), free(none), free(m3);
 }
+
+Test(imgstore, hb_inspect_verify_checks_stores_in_a_directory_and_image_shards) {
+    char *dir = store_dir();
+    uint32_t perm[N];
+    for (int i = 0; i < N; i++) perm[i] = (uint32_t)i;
+    write_store(dir, perm, NULL);
+    hb_err e;
+    char *hbs = hb_imgstore_path(dir, S);
+    /* a directory with no sample shards but an image store: verify covers the store and its index */
+    hb_sample_writer w;
+    char *shard = hb_path_join(dir, "x.hbs");
+    cr_assert_eq(hb_sample_writer_open(&w, shard, NULL, NULL), 0);
+    cr_assert_eq(hb_sample_writer_close(&w, NULL, NULL), 0);
+    cr_assert_eq(hb_inspect_verify(dir, NULL, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_inspect_verify(hbs, NULL, &e), 0, "%s", e.reason);
+    size_t n;
+    uint8_t *d = tu_read(hbs, &n);
+    flip(hbs, n / 2);
+    cr_assert_neq(hb_inspect_verify(dir, NULL, &e), 0, "a damaged store in the directory must fail verify");
+    cr_assert_neq(hb_inspect_verify(hbs, NULL, &e), 0, "a damaged image shard must fail verify");
+    tu_write(hbs, d, n);
+    free(d);
+    free(shard);
+    free(hbs);
+    tu_rmtree(dir);
+    free(dir);
+}
