@@ -23,13 +23,13 @@ ifeq ($(SAN),1)
   BIN   := build-san/bin
 endif
 
-PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libpng zlib
+PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libjpeg libpng zlib
 CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -fopenmp -I. -Ilib -MMD -MP \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 LDFLAGS += -fopenmp $(LDSAN)
 
-LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/cpu/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/*.c kernels/cpu/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
