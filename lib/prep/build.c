@@ -1,7 +1,7 @@
 /* Building the planned samples in batches: resolve their images, then either write their render inputs as JSON
  * lines (inputs_only) or render + tokenize them on -j threads and write the records in plan order, so the shards
  * are byte-identical for any thread count.
- * Dependencies: prep_impl.h (hb_psrc, hb_img_*), text.c (hb_prep_build_sample), shard/shard.h (hb_sample),
+ * Dependencies: prep_impl.h (hb_psrc), images.c (hb_prep_image_of), text.c (hb_prep_build_sample), shard/shard.h,
  * <omp.h> (threads). */
 #include "prep_impl.h"
 
@@ -63,30 +63,6 @@ static void put_input_json(const hb_psrc *s, const hb_psample *ps, hb_buf *b) {
     hb_buf_puts(b, "}\n");
 }
 
-/* Drop samples whose image is missing or unreadable (a reject line each); 1 when the sample may be built. */
-static int image_ok(hb_psrc *s, const hb_psample *ps, int *rc, hb_err *err) {
-    const hb_pitem *f = first_item(s, ps);
-    if (f->img < 0) return 1;
-    const hb_img_entry *e = &s->p->images.e[f->img];
-    if (e->state == HB_IMG_OK) return 1;
-    s->st.missing_image++;
-    char reason[1200];
-    snprintf(reason, sizeof reason, "%s: %s (sample %s)", e->why ? e->why : "image not resolved", e->path, ps->id);
-    *rc = hb_psrc_reject(s, f->file, f->record, f->offset, reason, err);
-    return 0;
-}
-
-static void resolve_batch(hb_psrc *s, size_t b0, size_t b1) {
-    uint32_t *idx = hb_xmalloc((b1 - b0 + 1) * sizeof *idx);
-    size_t n = 0;
-    for (size_t i = b0; i < b1; i++) {
-        const hb_pitem *f = first_item(s, &s->samples[i]);
-        if (f->img >= 0 && s->p->images.e[f->img].state == HB_IMG_UNKNOWN) idx[n++] = (uint32_t)f->img;
-    }
-    if (n) hb_img_resolve(&s->p->images, idx, n, s->p->o->jobs);
-    free(idx);
-}
-
 static void count_sample(hb_psrc *s, const hb_sample *smp) {
     hb_pstats *t = &s->st;
     t->samples_written++;
@@ -124,7 +100,6 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     }
     for (size_t b0 = 0; b0 < s->n_samples && !rc; b0 += HB_PREP_BATCH) {
         size_t b1 = b0 + HB_PREP_BATCH < s->n_samples ? b0 + HB_PREP_BATCH : s->n_samples;
-        if (!s->p->o->no_images && !s->p->o->inputs_only) resolve_batch(s, b0, b1);
         if (s->p->o->inputs_only) {
             for (size_t i = b0; i < b1 && !rc; i++) {
                 hb_buf_clear(&line);
@@ -140,17 +115,20 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
         for (size_t i = b0; i < b1; i++) {
             hb_prep_result *r = &res[i - b0];
             memset(r, 0, sizeof *r);
-            const hb_pitem *f = first_item(s, &s->samples[i]);
-            if (f->img >= 0 && s->p->images.e[f->img].state != HB_IMG_OK) continue; /* rejected below */
             hb_prep_build_sample(s, &s->samples[i], &w[omp_get_thread_num()], r);
         }
         for (size_t i = b0; i < b1 && !rc; i++) {
             hb_prep_result *r = &res[i - b0];
             const hb_psample *ps = &s->samples[i];
             const hb_pitem *f = first_item(s, ps);
-            if (!image_ok(s, ps, &rc, err)) continue;
+            if (r->fatal) {
+                *err = r->err;
+                rc = err->code ? err->code : HB_EIO;
+                break;
+            }
             if (r->reason) {
-                if (r->no_supervision) s->st.no_supervision++;
+                if (r->image_rejected) s->st.missing_image++;
+                else if (r->no_supervision) s->st.no_supervision++;
                 else s->st.bad_sample++;
                 rc = hb_psrc_reject(s, f->file, f->record, f->offset, r->reason, err);
                 continue;
@@ -174,6 +152,7 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     if (!s->grouped) {
         s->n_items = 0;
         s->planned = 0;
+        s->pending_bytes = 0;
         hb_arena_reset(&s->arena);
     }
     return rc;

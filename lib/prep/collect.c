@@ -78,26 +78,23 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
     p->file = intern_file(s, it->file);
     p->record = it->record;
     p->offset = it->offset;
-    p->img = -1;
+    p->root = -1;
     p->next = -1;
     if (it->image) {
         const char *name = it->image;
         if (s->src->image_flat && strrchr(name, '/')) name = strrchr(name, '/') + 1;
         p->image = hb_arena_printf(&s->arena, "%s%s", it->image_archive ? "" : s->src->image_prefix, name);
-        if (!s->p->o->no_images && !s->p->o->inputs_only) {
-            char *full;
-            if (it->image_archive) {
-                size_t n = strlen(it->image_archive) + strlen(it->image) + 3;
-                full = hb_xmalloc(n);
-                snprintf(full, n, "%s::%s", it->image_archive, it->image);
-            }
-            else if (!s->src->images)
+        if (s->p->ingest) {
+            if (it->image_archive) { /* the bytes come with the item: kept until the sample is built */
+                p->archive = dup(s, it->image_archive);
+                p->img_data = it->image_len ? hb_arena_memdup(&s->arena, it->image_data, it->image_len) : NULL;
+                p->img_len = it->image_len;
+                s->pending_bytes += it->image_len;
+            } else if (s->root_id < 0)
                 return hb_err_set(err, HB_EINVAL, s->p->r->path, HB_NOPOS, HB_NOPOS,
                                   "sources.%s.images: missing (its records name images such as %s; or run with "
                                   "--no-images)", s->src->name, p->image);
-            else full = hb_path_join(s->src->images, p->image);
-            p->img = (int32_t)hb_img_ref(&s->p->images, full, it->image_data, it->image_len);
-            free(full);
+            else p->root = s->root_id;
         }
         s->st.images_ref++;
     }
@@ -132,7 +129,7 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
     uint32_t idx = (uint32_t)s->n_items++;
     s->st.items++;
     if (!s->grouped) {
-        if (s->n_items >= HB_PREP_BATCH) {
+        if (s->n_items >= HB_PREP_BATCH || s->pending_bytes >= (64u << 20)) {
             hb_psrc_plan(s);
             return hb_psrc_flush(s, err);
         }

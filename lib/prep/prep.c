@@ -87,6 +87,7 @@ static int build_source(hb_prep *p, const hb_recipe_source *src, hb_prep_summary
     const hb_converter *conv = hb_converter_find(src->dataset);
     s.grouped = !conv->conversation && s.set.nturn != 1;
     if ((rc = hb_prep_check_source(p, &s, err))) goto done;
+    if ((rc = hb_prep_images_root(p, &s, err))) goto done;
     char *rej = hb_prep_out_name(p, src->name, ".rejects.jsonl");
     rc = hb_afile_open(&s.rejects, rej, err);
     free(rej);
@@ -156,6 +157,7 @@ static char *info_json(const hb_prep *p) {
     hb_buf_printf(&b, ", \"seed\": %llu, \"max_length\": %d, \"visual_tokens\": %d, \"image_size\": %d",
                   (unsigned long long)r->seed, r->max_length, r->visual_tokens, r->image_size);
     if (p->o->no_images) hb_buf_puts(&b, ", \"no_images\": true");
+    else hb_buf_printf(&b, ", \"image_store\": \"images/%d.hbs\"", p->r->image_size);
     hb_buf_puts(&b, "}");
     char *s = hb_xstrdup(hb_buf_cstr(&b));
     hb_buf_free(&b);
@@ -218,8 +220,9 @@ static int write_part_manifest(hb_prep *p, hb_err *err) {
         for (size_t k = 0; k < part.n_shards; k++) hb_manifest_add(&all, &part.shards[k]);
         hb_manifest_free(&part);
     }
-    rc = write_manifest(p, &all, err);
-    if (!rc && !p->o->quiet) hb_log("all %d slices present: wrote %s/manifest.json", p->o->n_slices, p->o->outdir);
+    rc = hb_prep_images_merge_slices(p, err);
+    if (!rc) rc = write_manifest(p, &all, err);
+    if (!rc && !p->o->quiet) hb_log("all %d slices present: wrote %s/manifest.json and the image store", p->o->n_slices, p->o->outdir);
     hb_manifest_free(&all);
     return rc;
 }
@@ -237,18 +240,19 @@ int hb_prep_run(const hb_recipe *r, const hb_prep_opts *o, hb_prep_summary *sum,
     if (!r->n_sources) return hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "the recipe has no sources");
     int rc = hb_mkdir_p(o->outdir, err);
     if (rc) return rc;
-    hb_img_init(&p.images);
     if ((rc = hb_prep_open_text(&p, err))) goto done;
+    if ((rc = hb_prep_images_open(&p, err))) goto done;
     double t0 = hb_now();
     for (size_t i = 0; i < r->n_sources && !rc; i++) {
         if (o->only && strcmp(o->only, r->sources[i].name)) continue;
         rc = build_source(&p, &r->sources[i], sum, err);
     }
+    if (!rc) rc = hb_prep_images_finish(&p, err);
     sum->seconds = hb_now() - t0;
     if (!rc && !o->inputs_only) rc = o->n_slices > 1 ? write_part_manifest(&p, err) : write_manifest(&p, &p.manifest, err);
 done:
+    hb_prep_images_abort(&p);
     hb_prep_close_text(&p);
     hb_manifest_free(&p.manifest);
-    hb_img_free(&p.images);
     return rc;
 }

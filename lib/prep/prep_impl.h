@@ -12,30 +12,6 @@
 #define HB_PREP_BATCH 4096 /* samples built in parallel between two writes */
 #define HB_PREP_HIST_BINS 17 /* token length histogram: [0,64) [64,128) ... powers of two up to 2^20, then more */
 
-/* ---- images: one table per run, shared by the sources (the same COCO image in several sources is read once) ---- */
-typedef enum { HB_IMG_UNKNOWN = 0, HB_IMG_OK, HB_IMG_MISSING, HB_IMG_BAD } hb_img_state;
-
-typedef struct {
-    char *path;       /* the file (root + prefix + name), or "<archive>::<member>" */
-    hb_hash128 hash;  /* XXH3-128 of the file bytes */
-    uint8_t state;    /* hb_img_state */
-    char *why;        /* reason when not OK */
-} hb_img_entry;
-
-typedef struct {
-    hb_idmap index;   /* hash64(path) -> entry index + 1 */
-    hb_img_entry *e;
-    size_t n, cap;
-    pthread_mutex_t mu;
-} hb_img_table;
-
-void hb_img_init(hb_img_table *t);
-void hb_img_free(hb_img_table *t);
-/* Find or add the entry of path; bytes (when the converter read them) resolve it at once. Returns its index. */
-uint32_t hb_img_ref(hb_img_table *t, const char *path, const uint8_t *bytes, size_t len);
-/* Resolve the listed unknown entries with `jobs` threads (read the file, hash it). */
-void hb_img_resolve(hb_img_table *t, const uint32_t *idx, size_t n, int jobs);
-
 /* ---- items and samples of one source ---- */
 typedef struct {
     const char *key, *group, *file, *image; /* image: as the converter named it (after prefix/flat) */
@@ -43,7 +19,10 @@ typedef struct {
     hb_example ex;
     uint32_t n_conv;
     hb_turn *conv;
-    int32_t img;   /* image table index, -1 for none */
+    int32_t root;  /* the source's image root id in the ingest, -1 for none (no root, or bytes given inline) */
+    const char *archive;    /* the archive the converter read the image from (webdataset), else NULL */
+    const uint8_t *img_data; /* the image bytes the converter read (webdataset members), else NULL */
+    size_t img_len;
     int32_t next;  /* next item of the same group, -1 at the end */
 } hb_pitem;
 
@@ -80,6 +59,8 @@ typedef struct {
     int grouped;           /* collect everything, then group (nturn != 1) */
     hb_arena arena;        /* items and their strings, sample ids and choices */
     hb_arena tmp;          /* per-group scratch of the planner */
+    int root_id;           /* the source's image root in the ingest, -1 when none */
+    uint64_t pending_bytes; /* inline image bytes held by pending items (streaming flushes above a budget) */
     size_t planned;        /* streaming: items already planned */
     hb_pitem *items;
     size_t n_items, cap_items;
@@ -113,7 +94,10 @@ typedef struct {
 struct hb_prep {
     const hb_recipe *r;
     const hb_prep_opts *o;
-    hb_img_table images;
+    void *ingest;          /* hb_ingest * (NULL with --no-images or --inputs) */
+    char *ingest_dir;      /* the directory whose images/ the ingest writes */
+    hb_afile img_rejects;  /* images.rejects.jsonl */
+    int img_rejects_open;
     void *templates;       /* hb_template_set * (NULL in inputs_only mode) */
     void *tokenizer;       /* hb_tokenizer * */
     hb_manifest manifest;  /* shards written in this run */
@@ -138,8 +122,20 @@ typedef struct {
 typedef struct {
     hb_sample sample;
     const char *reason;
-    int truncated, no_supervision;
+    int truncated, no_supervision, image_rejected;
+    int fatal;  /* the image store failed: err says why and the run stops */
+    hb_err err;
 } hb_prep_result;
+
+/* images.c */
+int hb_prep_images_open(hb_prep *p, hb_err *err);
+int hb_prep_images_root(hb_prep *p, hb_psrc *s, hb_err *err);
+/* The content hash of a sample's image (ingesting it the first time); NULL, or the reason it was rejected (in a),
+ * or with *fatal set an error in err. Thread-safe. */
+const char *hb_prep_image_of(hb_psrc *s, const hb_pitem *f, hb_hash128 *hash, hb_arena *a, int *fatal, hb_err *err);
+int hb_prep_images_finish(hb_prep *p, hb_err *err);
+int hb_prep_images_merge_slices(hb_prep *p, hb_err *err);
+void hb_prep_images_abort(hb_prep *p);
 
 void hb_prep_worker_init(hb_prep *p, hb_prep_worker *w);
 void hb_prep_worker_free(hb_prep_worker *w);

@@ -93,6 +93,16 @@ void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, h
     const hb_prep *p = s->p;
     hb_arena *a = &w->arena;
     const hb_pitem *f = &s->items[s->order[ps->first]];
+    hb_hash128 image_hash = {0, 0};
+    int with_image = f->image && p->ingest;
+    if (with_image) { /* first, so a sample whose image is rejected costs no rendering */
+        const char *why = hb_prep_image_of(s, f, &image_hash, a, &r->fatal, &r->err);
+        if (why) {
+            r->reason = hb_arena_printf(a, "%s (sample %s)", why, ps->id);
+            r->image_rejected = 1;
+            return;
+        }
+    }
     hb_render_input in = {.id = ps->id, .dataset = s->dataset, .n_images = f->image ? 1 : 0};
     if (f->n_conv) {
         in.conv = f->conv;
@@ -143,9 +153,9 @@ void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, h
     o->records = recs;
     o->n_records = ps->n;
     o->choices = merge_choices(a, rd.choices, f, ps, enc->truncated);
-    if (f->img >= 0) {
+    if (with_image) {
         hb_hash128 *h = hb_arena_alloc(a, sizeof *h);
-        *h = p->images.e[f->img].hash;
+        *h = image_hash;
         o->images = h;
         o->n_images = 1;
     }

@@ -16,7 +16,9 @@ R=$T/demo.yaml
 "$BIN/hb-prep" "$R" -o "$T/a" -j 1 -q
 "$BIN/hb-inspect" verify "$T/a" > /dev/null
 "$BIN/hb-prep" "$R" -o "$T/b" -j 2 -q
-for f in "$T"/a/*.hbs "$T"/a/manifest.json "$T"/a/*.rejects.jsonl; do cmp "$f" "$T/b/$(basename "$f")"; done
+for f in "$T"/a/*.hbs "$T"/a/manifest.json "$T"/a/*.rejects.jsonl "$T"/a/images/*; do
+  cmp "$f" "$T/b/${f#$T/a/}"
+done
 
 # every source has shards, stats and rejects; the manifest lists them in recipe order
 python3 - "$T/a" "$SHARED" <<'PY'
@@ -34,7 +36,11 @@ for s in want:
 assert m["totals"]["samples"] == sum(json.load(open(os.path.join(d, s + ".stats.json")))["samples_written"] for s in want)
 # the missing VSR image is reported and its sample dropped
 vsr = [json.loads(l) for l in open(os.path.join(d, "vsr.rejects.jsonl"))]
-assert any("missing image" in r["reason"] and "000000422886.jpg" in r["reason"] for r in vsr), vsr
+assert any("missing" in r["reason"] and "000000422886.jpg" in r["reason"] for r in vsr), vsr
+imgs = [json.loads(l) for l in open(os.path.join(d, "images.rejects.jsonl"))]
+assert len(imgs) == 1 and imgs[0]["reason"] == "missing" and imgs[0]["file"].endswith("000000422886.jpg"), imgs
+ist = json.load(open(os.path.join(d, "images.stats.json")))
+assert ist["rejected"] == 1 and ist["stored"] > 30, ist
 st = json.load(open(os.path.join(d, "vsr.stats.json")))
 assert st["samples_dropped_image"] == 1 and st["converter"]["rewrite.official"] == 12, st
 gqa = json.load(open(os.path.join(d, "gqa.stats.json")))
@@ -84,10 +90,16 @@ cmp "$T/ids.a" "$T/ids.c"
 # each sample is byte-identical whichever slice built it
 "$BIN/hb-inspect" dump "$T/c" | sort > "$T/c.sorted"; sort "$T/dump.jsonl" > "$T/a.sorted"; cmp "$T/a.sorted" "$T/c.sorted"
 
-# --only rebuilds one source and keeps the others in the manifest
+cmp "$T/a/images/224.hbs" "$T/c/images/224.hbs"   # the slices' image stores merged: the same store
+
+# --only rebuilds one source and keeps the others in the manifest and the image store
 cp -r "$T/a" "$T/o"
 "$BIN/hb-prep" "$R" -o "$T/o" --only gqa -q
 cmp "$T/a/manifest.json" "$T/o/manifest.json"
+cmp "$T/a/images/224.hbs" "$T/o/images/224.hbs"
+# a sample's image can be looked at
+"$BIN/hb-inspect" image "$T/a" vqav2/262148/0 -o "$T/v.png" > /dev/null
+test -s "$T/v.png"
 
 # --strict stops at the first rejected record, naming it
 if "$BIN/hb-prep" "$R" -o "$T/s" --strict -q 2> "$T/err"; then echo "--strict accepted rejects"; exit 1; fi
