@@ -61,6 +61,9 @@ static void summary_line(const hb_psrc *s) {
            hb_fmt_count(s->st.rejected, c, sizeof c), s->st.seconds);
     if (s->st.missing_image) hb_log("%s: %s samples dropped for missing or unreadable images", s->src->name,
                                     hb_fmt_count(s->st.missing_image, d, sizeof d));
+    if (!s->st.samples_written && s->st.samples_slice == s->st.samples_total)
+        hb_log("%s: warning: no samples (see %s.rejects.jsonl and %s.stats.json)", s->src->name, s->src->name,
+               s->src->name);
 }
 
 /* Remove this source's shards left from an earlier run that wrote more of them. */

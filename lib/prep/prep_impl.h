@@ -3,14 +3,12 @@
 #ifndef HB_PREP_IMPL_H
 #define HB_PREP_IMPL_H
 
-#include <pthread.h>
-
 #include "prep.h"
 #include "shard/shard.h"
 #include "sources/sources.h"
 
 #define HB_PREP_BATCH 4096 /* samples built in parallel between two writes */
-#define HB_PREP_HIST_BINS 17 /* token length histogram: [0,64) [64,128) ... powers of two up to 2^20, then more */
+#define HB_PREP_HIST_BINS 17 /* token length histogram: [0,64), then [64*2^(k-1), 64*2^k); the last bin is open */
 
 /* ---- items and samples of one source ---- */
 typedef struct {
