@@ -83,14 +83,15 @@ static void count_sample(hb_psrc *s, const hb_sample *smp) {
 
 int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     int rc = 0;
-    int jobs = s->p->o->jobs > 0 ? s->p->o->jobs : 1;
-    hb_prep_worker *w = NULL;
-    hb_prep_result *res = NULL;
-    if (!s->p->o->inputs_only) {
-        w = hb_xcalloc((size_t)jobs, sizeof *w);
-        res = hb_xcalloc(HB_PREP_BATCH, sizeof *res);
-        for (int k = 0; k < jobs; k++) hb_prep_worker_init(s->p, &w[k]);
+    hb_prep *p = s->p;
+    int jobs = p->o->jobs > 0 ? p->o->jobs : 1;
+    if (!p->o->inputs_only && !p->workers) { /* once per run: the tokenizer caches stay warm across batches */
+        p->workers = hb_xcalloc((size_t)jobs, sizeof *p->workers);
+        p->results = hb_xcalloc(HB_PREP_BATCH, sizeof *p->results);
+        for (int k = 0; k < jobs; k++) hb_prep_worker_init(p, &p->workers[k]);
     }
+    hb_prep_worker *w = p->workers;
+    hb_prep_result *res = p->results;
     hb_buf line = {0};
     hb_progress *prog = NULL;
     if (s->grouped && s->n_samples > HB_PREP_BATCH) { /* grouped sources build everything after reading */
@@ -110,7 +111,7 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
             hb_progress_add(prog, b1 - b0);
             continue;
         }
-        for (int k = 0; k < jobs; k++) hb_arena_reset(&w[k].arena);
+        for (int k = 0; k < jobs; k++) hb_arena_reset(&w[k].arena); /* the previous batch is written */
 #pragma omp parallel for num_threads(jobs) schedule(dynamic, 16)
         for (size_t i = b0; i < b1; i++) {
             hb_prep_result *r = &res[i - b0];
@@ -141,11 +142,6 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     }
     hb_progress_done(prog);
     hb_buf_free(&line);
-    if (w) {
-        for (int k = 0; k < jobs; k++) hb_prep_worker_free(&w[k]);
-        free(w);
-    }
-    free(res);
     /* forget what was written: streaming sources keep going with empty buffers */
     s->n_samples = 0;
     s->n_order = 0;

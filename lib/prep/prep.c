@@ -254,6 +254,10 @@ int hb_prep_run(const hb_recipe *r, const hb_prep_opts *o, hb_prep_summary *sum,
     sum->seconds = hb_now() - t0;
     if (!rc && !o->inputs_only) rc = o->n_slices > 1 ? write_part_manifest(&p, err) : write_manifest(&p, &p.manifest, err);
 done:
+    if (p.workers)
+        for (int k = 0; k < (o->jobs > 0 ? o->jobs : 1); k++) hb_prep_worker_free(&p.workers[k]);
+    free(p.workers);
+    free(p.results);
     hb_prep_images_abort(&p);
     hb_prep_close_text(&p);
     hb_manifest_free(&p.manifest);

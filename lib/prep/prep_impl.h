@@ -99,6 +99,8 @@ struct hb_prep {
     void *templates;       /* hb_template_set * (NULL in inputs_only mode) */
     void *tokenizer;       /* hb_tokenizer * */
     hb_manifest manifest;  /* shards written in this run */
+    struct hb_prep_worker_s *workers; /* -j of them, made by the first batch built */
+    struct hb_prep_result_s *results; /* one per sample of a batch */
 };
 
 /* collect.c: the converter sink and the grouping into samples */
@@ -110,14 +112,14 @@ int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset,
 void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *name, uint64_t k);
 
 /* One worker thread's state: an arena for the samples it builds in a batch, plus the tokenizer scratch. */
-typedef struct {
+typedef struct hb_prep_worker_s {
     hb_arena arena;
     void *tok;  /* tokenizer scratch */
     void *enc;  /* prompt encoding buffers */
 } hb_prep_worker;
 
 /* The outcome of building one sample: the sample (in the worker's arena), or a reason to reject it. */
-typedef struct {
+typedef struct hb_prep_result_s {
     hb_sample sample;
     const char *reason;
     int truncated, no_supervision, image_rejected;
