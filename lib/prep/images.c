@@ -73,7 +73,7 @@ const char *hb_prep_image_of(hb_psrc *s, const hb_pitem *f, hb_hash128 *hash, hb
     hb_prep *p = s->p;
     int why = HB_IMG_OK, rc;
     *fatal = 0;
-    if (f->img_data || f->img_len) {
+    if (f->archive) { /* bytes the converter read from its archive (possibly none: an empty member) */
         char *origin = hb_arena_printf(a, "%s//%s", f->archive, f->image);
         rc = hb_ingest_bytes(p->ingest, origin, f->img_data, f->img_len, hash, &why, err);
     } else
@@ -172,6 +172,7 @@ void hb_prep_images_abort(hb_prep *p) {
     p->ingest = NULL;
     if (p->img_rejects_open) hb_afile_abort(&p->img_rejects);
     p->img_rejects_open = 0;
+    if (p->ingest_dir && p->o->only && p->o->n_slices <= 1) remove_store(p->ingest_dir, (uint32_t)p->r->image_size);
     free(p->ingest_dir);
     p->ingest_dir = NULL;
 }

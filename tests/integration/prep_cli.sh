@@ -97,6 +97,7 @@ cp -r "$T/a" "$T/o"
 "$BIN/hb-prep" "$R" -o "$T/o" --only gqa -q
 cmp "$T/a/manifest.json" "$T/o/manifest.json"
 cmp "$T/a/images/224.hbs" "$T/o/images/224.hbs"
+test -z "$(ls -A "$T/o" | grep staging || true)"   # the staging store is gone
 # a sample's image can be looked at
 "$BIN/hb-inspect" image "$T/a" vqav2/262148/0 -o "$T/v.png" > /dev/null
 test -s "$T/v.png"
