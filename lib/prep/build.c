@@ -6,14 +6,15 @@
 #include "prep_impl.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The first item of a sample names its image (all items of a group share it). */
-static const hb_pitem *first_item(const hb_psrc *s, const hb_psample *ps) { return &s->items[s->order[ps->first]]; }
+static const hb_pitem *first_item(const hb_pbuf *b, const hb_psample *ps) { return &b->items[b->order[ps->first]]; }
 
-static void put_input_json(const hb_psrc *s, const hb_psample *ps, hb_buf *b) {
-    const hb_pitem *f = first_item(s, ps);
+static void put_input_json(const hb_psrc *s, const hb_pbuf *pb, const hb_psample *ps, hb_buf *b) {
+    const hb_pitem *f = first_item(pb, ps);
     hb_buf_puts(b, "{\"id\": ");
     hb_buf_put_json_str(b, ps->id, strlen(ps->id));
     hb_buf_puts(b, ", \"dataset\": ");
@@ -24,7 +25,7 @@ static void put_input_json(const hb_psrc *s, const hb_psample *ps, hb_buf *b) {
     hb_buf_put_json_str(b, f->file, strlen(f->file));
     hb_buf_puts(b, ", \"records\": [");
     for (uint32_t i = 0; i < ps->n; i++)
-        hb_buf_printf(b, "%s%lld", i ? ", " : "", (long long)s->items[s->order[ps->first + i]].record);
+        hb_buf_printf(b, "%s%lld", i ? ", " : "", (long long)pb->items[pb->order[ps->first + i]].record);
     hb_buf_puts(b, "], \"image\": ");
     if (f->image) hb_buf_put_json_str(b, f->image, strlen(f->image));
     else hb_buf_puts(b, "false");
@@ -39,7 +40,7 @@ static void put_input_json(const hb_psrc *s, const hb_psample *ps, hb_buf *b) {
     } else {
         hb_buf_puts(b, ", \"examples\": [");
         for (uint32_t i = 0; i < ps->n; i++) {
-            const hb_pitem *it = &s->items[s->order[ps->first + i]];
+            const hb_pitem *it = &pb->items[pb->order[ps->first + i]];
             hb_buf_puts(b, i ? ", {" : "{");
             for (uint32_t k = 0; k < it->ex.n_fields; k++) {
                 hb_buf_puts(b, k ? ", " : "");
@@ -81,7 +82,15 @@ static void count_sample(hb_psrc *s, const hb_sample *smp) {
     t->hist[bin]++;
 }
 
-int hb_psrc_flush(hb_psrc *s, hb_err *err) {
+static void defer_reject(hb_pbuf *b, const hb_pitem *f, const char *reason) {
+    if (b->n_rej == b->cap_rej) {
+        b->cap_rej = b->cap_rej ? b->cap_rej * 2 : 64;
+        b->rej = hb_xrealloc(b->rej, b->cap_rej * sizeof *b->rej);
+    }
+    b->rej[b->n_rej++] = (hb_prej){f->file, f->record, f->offset, hb_xstrdup(reason)};
+}
+
+int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err) {
     int rc = 0;
     hb_prep *p = s->p;
     int jobs = p->o->jobs > 0 ? p->o->jobs : 1;
@@ -94,17 +103,17 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     hb_prep_result *res = p->results;
     hb_buf line = {0};
     hb_progress *prog = NULL;
-    if (s->grouped && s->n_samples > HB_PREP_BATCH) { /* grouped sources build everything after reading */
+    if (s->grouped && b->n_samples > HB_PREP_BATCH) { /* grouped sources build everything after reading */
         char label[80];
         snprintf(label, sizeof label, "%s (samples)", s->src->name);
-        prog = hb_progress_start(label, s->n_samples, "samples");
+        prog = hb_progress_start(label, b->n_samples, "samples");
     }
-    for (size_t b0 = 0; b0 < s->n_samples && !rc; b0 += HB_PREP_BATCH) {
-        size_t b1 = b0 + HB_PREP_BATCH < s->n_samples ? b0 + HB_PREP_BATCH : s->n_samples;
+    for (size_t b0 = 0; b0 < b->n_samples && !rc; b0 += HB_PREP_BATCH) {
+        size_t b1 = b0 + HB_PREP_BATCH < b->n_samples ? b0 + HB_PREP_BATCH : b->n_samples;
         if (s->p->o->inputs_only) {
             for (size_t i = b0; i < b1 && !rc; i++) {
                 hb_buf_clear(&line);
-                put_input_json(s, &s->samples[i], &line);
+                put_input_json(s, b, &b->samples[i], &line);
                 rc = hb_afile_write(&s->inputs, line.data, line.len, err);
                 s->st.samples_written++;
             }
@@ -116,12 +125,12 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
         for (size_t i = b0; i < b1; i++) {
             hb_prep_result *r = &res[i - b0];
             memset(r, 0, sizeof *r);
-            hb_prep_build_sample(s, &s->samples[i], &w[omp_get_thread_num()], r);
+            hb_prep_build_sample(s, b, &b->samples[i], &w[omp_get_thread_num()], r);
         }
         for (size_t i = b0; i < b1 && !rc; i++) {
             hb_prep_result *r = &res[i - b0];
-            const hb_psample *ps = &s->samples[i];
-            const hb_pitem *f = first_item(s, ps);
+            const hb_psample *ps = &b->samples[i];
+            const hb_pitem *f = first_item(b, ps);
             if (r->fatal) {
                 *err = r->err;
                 rc = err->code ? err->code : HB_EIO;
@@ -131,7 +140,7 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
                 if (r->image_rejected) s->st.missing_image++;
                 else if (r->no_supervision) s->st.no_supervision++;
                 else s->st.bad_sample++;
-                rc = hb_psrc_reject(s, f->file, f->record, f->offset, r->reason, err);
+                defer_reject(b, f, r->reason);
                 continue;
             }
             if (r->truncated) s->st.truncated++;
@@ -142,14 +151,67 @@ int hb_psrc_flush(hb_psrc *s, hb_err *err) {
     }
     hb_progress_done(prog);
     hb_buf_free(&line);
-    /* forget what was written: streaming sources keep going with empty buffers */
-    s->n_samples = 0;
-    s->n_order = 0;
-    if (!s->grouped) {
-        s->n_items = 0;
-        s->planned = 0;
-        s->pending_bytes = 0;
-        hb_arena_reset(&s->arena);
-    }
     return rc;
+}
+
+void hb_pbuf_reset(hb_pbuf *b) {
+    for (size_t i = 0; i < b->n_rej; i++) free(b->rej[i].reason);
+    b->n_rej = b->n_items = b->n_order = b->n_samples = b->planned = 0;
+    b->pending_bytes = 0;
+    hb_arena_reset(&b->arena);
+}
+
+void hb_pbuf_free(hb_pbuf *b) {
+    hb_pbuf_reset(b);
+    hb_arena_free(&b->arena);
+    free(b->items);
+    free(b->order);
+    free(b->samples);
+    free(b->rej);
+    memset(b, 0, sizeof *b);
+}
+
+int hb_psrc_drain(hb_psrc *s, hb_pbuf *b, hb_err *err) {
+    int rc = 0;
+    for (size_t i = 0; i < b->n_rej && !rc; i++)
+        rc = hb_psrc_reject(s, b->rej[i].file, b->rej[i].record, b->rej[i].offset, b->rej[i].reason, err);
+    return rc;
+}
+
+/* ---- streaming: one batch is read while the previous one is built ----
+ * The reading thread collects a batch (waits for it, writes its rejects) only when the next one is full or the
+ * source ends, whatever -j is; with -j 1 the batch is built at once instead of on a thread. The rejects file and
+ * every shard are therefore the same bytes for any thread count. */
+static void *builder(void *arg) {
+    hb_psrc *s = arg;
+    hb_err_clear(&s->job_err);
+    hb_psrc_plan(s, s->job);
+    s->job_rc = hb_psrc_flush(s, s->job, &s->job_err);
+    return NULL;
+}
+
+int hb_psrc_collect(hb_psrc *s, hb_err *err) {
+    if (!s->job) return 0;
+    if (s->job_thread) pthread_join(s->thread, NULL);
+    hb_pbuf *b = s->job;
+    s->job = NULL;
+    int rc = hb_psrc_drain(s, b, err);
+    if (s->job_rc) { /* a build failure (the image store, a shard write) outranks a --strict reject */
+        *err = s->job_err;
+        rc = s->job_rc;
+    }
+    hb_pbuf_reset(b);
+    return rc;
+}
+
+int hb_psrc_submit(hb_psrc *s, hb_err *err) {
+    int rc = hb_psrc_collect(s, err);
+    if (rc) return rc;
+    hb_pbuf *full = s->in;
+    if (!full->n_items) return 0;
+    s->in = full == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
+    s->job = full;
+    s->job_thread = s->p->o->jobs > 1 && pthread_create(&s->thread, NULL, builder, s) == 0;
+    if (!s->job_thread) builder(s);
+    return 0;
 }

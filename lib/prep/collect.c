@@ -63,18 +63,19 @@ static const char *intern_file(hb_psrc *s, const char *f) {
     return s->files[s->n_files++] = hb_xstrdup(f);
 }
 
-static const char *dup(hb_psrc *s, const char *x) { return x ? hb_arena_strdup(&s->arena, x) : NULL; }
+static const char *dup(hb_pbuf *b, const char *x) { return x ? hb_arena_strdup(&b->arena, x) : NULL; }
 
 static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
     hb_psrc *s = user;
-    if (s->n_items == s->cap_items) {
-        s->cap_items = s->cap_items ? s->cap_items * 2 : 1024;
-        s->items = hb_xrealloc(s->items, s->cap_items * sizeof *s->items);
-        if (s->grouped) s->group_last = hb_xrealloc(s->group_last, s->cap_items * sizeof *s->group_last);
+    hb_pbuf *b = s->in;
+    if (b->n_items == b->cap_items) {
+        b->cap_items = b->cap_items ? b->cap_items * 2 : 1024;
+        b->items = hb_xrealloc(b->items, b->cap_items * sizeof *b->items);
+        if (s->grouped) s->group_last = hb_xrealloc(s->group_last, b->cap_items * sizeof *s->group_last);
     }
-    hb_pitem *p = &s->items[s->n_items];
+    hb_pitem *p = &b->items[b->n_items];
     memset(p, 0, sizeof *p);
-    p->key = dup(s, it->key ? it->key : "");
+    p->key = dup(b, it->key ? it->key : "");
     p->file = intern_file(s, it->file);
     p->record = it->record;
     p->offset = it->offset;
@@ -83,13 +84,13 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
     if (it->image) {
         const char *name = it->image;
         if (s->src->image_flat && strrchr(name, '/')) name = strrchr(name, '/') + 1;
-        p->image = hb_arena_printf(&s->arena, "%s%s", it->image_archive ? "" : s->src->image_prefix, name);
+        p->image = hb_arena_printf(&b->arena, "%s%s", it->image_archive ? "" : s->src->image_prefix, name);
         if (s->p->ingest) {
             if (it->image_archive) { /* the bytes come with the item: kept until the sample is built */
-                p->archive = dup(s, it->image_archive);
-                p->img_data = it->image_len ? hb_arena_memdup(&s->arena, it->image_data, it->image_len) : NULL;
+                p->archive = dup(b, it->image_archive);
+                p->img_data = it->image_len ? hb_arena_memdup(&b->arena, it->image_data, it->image_len) : NULL;
                 p->img_len = it->image_len;
-                s->pending_bytes += it->image_len;
+                b->pending_bytes += it->image_len;
             } else if (s->root_id < 0)
                 return hb_err_set(err, HB_EINVAL, s->p->r->path, HB_NOPOS, HB_NOPOS,
                                   "sources.%s.images: missing (its records name images such as %s; or run with "
@@ -100,48 +101,45 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
     }
     /* the group: the converter's key, else the image; text-only items share one group */
     const char *g = it->group ? it->group : it->image;
-    p->group = g ? dup(s, g) : NULL;
+    p->group = g ? dup(b, g) : NULL;
     if (it->n_conv) {
         p->n_conv = it->n_conv;
-        p->conv = hb_arena_alloc(&s->arena, sizeof *p->conv * it->n_conv);
+        p->conv = hb_arena_alloc(&b->arena, sizeof *p->conv * it->n_conv);
         for (uint32_t i = 0; i < it->n_conv; i++) {
             p->conv[i].role = it->conv[i].role;
             p->conv[i].len = it->conv[i].len;
-            p->conv[i].text = hb_arena_strndup(&s->arena, it->conv[i].text, it->conv[i].len);
+            p->conv[i].text = hb_arena_strndup(&b->arena, it->conv[i].text, it->conv[i].len);
         }
     } else {
-        hb_field *f = hb_arena_alloc(&s->arena, sizeof *f * (it->ex.n_fields + 1));
+        hb_field *f = hb_arena_alloc(&b->arena, sizeof *f * (it->ex.n_fields + 1));
         for (uint32_t i = 0; i < it->ex.n_fields; i++) {
-            f[i].key = dup(s, it->ex.fields[i].key);
-            f[i].value = dup(s, it->ex.fields[i].value);
+            f[i].key = dup(b, it->ex.fields[i].key);
+            f[i].value = dup(b, it->ex.fields[i].value);
         }
         p->ex.fields = f;
         p->ex.n_fields = it->ex.n_fields;
         if (it->ex.n_options) {
-            const char **o = hb_arena_alloc(&s->arena, sizeof *o * it->ex.n_options);
-            for (uint32_t i = 0; i < it->ex.n_options; i++) o[i] = dup(s, it->ex.options[i]);
+            const char **o = hb_arena_alloc(&b->arena, sizeof *o * it->ex.n_options);
+            for (uint32_t i = 0; i < it->ex.n_options; i++) o[i] = dup(b, it->ex.options[i]);
             p->ex.options = o;
             p->ex.n_options = it->ex.n_options;
         }
         p->ex.answer_idx = it->ex.n_options ? it->ex.answer_idx : -1;
         p->ex.record = it->record;
     }
-    uint32_t idx = (uint32_t)s->n_items++;
+    uint32_t idx = (uint32_t)b->n_items++;
     s->st.items++;
     if (!s->grouped) {
-        if (s->n_items >= HB_PREP_BATCH || s->pending_bytes >= (64u << 20)) {
-            hb_psrc_plan(s);
-            return hb_psrc_flush(s, err);
-        }
+        if (b->n_items >= HB_PREP_BATCH || b->pending_bytes >= (64u << 20)) return hb_psrc_submit(s, err);
         return 0;
     }
     uint64_t h = hb_hash_str(p->group ? p->group : "", p->group ? 1 : 2);
     uint64_t head;
     if (hb_idmap_get(&s->groups, h, &head)) {
         uint32_t first = (uint32_t)(head - 1);
-        if (strcmp(s->items[first].group ? s->items[first].group : "", p->group ? p->group : ""))
+        if (strcmp(b->items[first].group ? b->items[first].group : "", p->group ? p->group : ""))
             return hb_err_set(err, HB_EINTERNAL, p->file, p->record, HB_NOPOS, "group key hash collision");
-        s->items[s->group_last[first]].next = (int32_t)idx;
+        b->items[s->group_last[first]].next = (int32_t)idx;
         s->group_last[first] = (int32_t)idx;
     } else {
         hb_idmap_put(&s->groups, h, (uint64_t)idx + 1);
@@ -204,16 +202,16 @@ void hb_prep_normalize(const char *s, hb_buf *out) {
     }
 }
 
-static void add_order(hb_psrc *s, uint32_t item) {
-    if (s->n_order == s->cap_order) {
-        s->cap_order = s->cap_order ? s->cap_order * 2 : 4096;
-        s->order = hb_xrealloc(s->order, s->cap_order * sizeof *s->order);
+static void add_order(hb_pbuf *b, uint32_t item) {
+    if (b->n_order == b->cap_order) {
+        b->cap_order = b->cap_order ? b->cap_order * 2 : 4096;
+        b->order = hb_xrealloc(b->order, b->cap_order * sizeof *b->order);
     }
-    s->order[s->n_order++] = item;
+    b->order[b->n_order++] = item;
 }
 
 /* Name, slice and keep one sample made of order[first, first + n). */
-static void add_sample(hb_psrc *s, const char *id, uint32_t first, uint32_t n, const char *dedup_json) {
+static void add_sample(hb_psrc *s, hb_pbuf *b, const char *id, uint32_t first, uint32_t n, const char *dedup_json) {
     s->st.samples_total++;
     uint64_t ord = s->ordinal++;
     int n_sl = s->p->o->n_slices > 1 ? s->p->o->n_slices : 1;
@@ -221,24 +219,24 @@ static void add_sample(hb_psrc *s, const char *id, uint32_t first, uint32_t n, c
     uint64_t h = hb_hash_str(id, 0);
     if (hb_idmap_get(&s->ids, h, NULL)) {
         s->st.dup_ids++;
-        const hb_pitem *it = &s->items[s->order[first]];
+        const hb_pitem *it = &b->items[b->order[first]];
         const char *base = id;
-        id = hb_arena_printf(&s->arena, "%s~%lld", base, (long long)it->record);
+        id = hb_arena_printf(&b->arena, "%s~%lld", base, (long long)it->record);
         for (int k = 2; hb_idmap_get(&s->ids, hb_hash_str(id, 0), NULL); k++)
-            id = hb_arena_printf(&s->arena, "%s~%lld.%d", base, (long long)it->record, k);
+            id = hb_arena_printf(&b->arena, "%s~%lld.%d", base, (long long)it->record, k);
         h = hb_hash_str(id, 0);
     }
     hb_idmap_put(&s->ids, h, 1);
     if (ord % (uint64_t)n_sl != (uint64_t)(s->p->o->n_slices > 1 ? s->p->o->slice : 0)) {
-        s->n_order -= n; /* another slice builds it */
+        b->n_order -= n; /* another slice builds it */
         return;
     }
     s->st.samples_slice++;
-    if (s->n_samples == s->cap_samples) {
-        s->cap_samples = s->cap_samples ? s->cap_samples * 2 : 1024;
-        s->samples = hb_xrealloc(s->samples, s->cap_samples * sizeof *s->samples);
+    if (b->n_samples == b->cap_samples) {
+        b->cap_samples = b->cap_samples ? b->cap_samples * 2 : 1024;
+        b->samples = hb_xrealloc(b->samples, b->cap_samples * sizeof *b->samples);
     }
-    s->samples[s->n_samples++] = (hb_psample){id, first, n, dedup_json};
+    b->samples[b->n_samples++] = (hb_psample){id, first, n, dedup_json};
 }
 
 /* The text an item is deduplicated on; NULL when it has no such field. */
@@ -255,16 +253,16 @@ typedef struct {
     uint32_t *members;
 } bucket;
 
-static void plan_group(hb_psrc *s, uint32_t head) {
+static void plan_group(hb_psrc *s, hb_pbuf *pb, uint32_t head) {
     hb_arena *t = &s->tmp;
     hb_arena_reset(t);
     /* the group's items in file order */
     size_t n = 0;
-    for (int32_t i = (int32_t)head; i >= 0; i = s->items[i].next) n++;
+    for (int32_t i = (int32_t)head; i >= 0; i = pb->items[i].next) n++;
     uint32_t *items = hb_arena_alloc(t, n * sizeof *items);
     n = 0;
-    for (int32_t i = (int32_t)head; i >= 0; i = s->items[i].next) items[n++] = (uint32_t)i;
-    const char *gname = s->items[head].group ? s->items[head].group : "_text";
+    for (int32_t i = (int32_t)head; i >= 0; i = pb->items[i].next) items[n++] = (uint32_t)i;
+    const char *gname = pb->items[head].group ? pb->items[head].group : "_text";
     /* dedup (Honeybee: only when grouping several turns) into buckets in first-appearance order */
     uint32_t *kept = hb_arena_alloc(t, n * sizeof *kept);
     const char **dj = hb_arena_calloc(t, n * sizeof *dj); /* per kept position: its dedup record */
@@ -279,7 +277,7 @@ static void plan_group(hb_psrc *s, uint32_t head) {
         size_t nb = 0;
         hb_buf tmp = {0};
         for (size_t i = 0; i < n; i++) {
-            const char *v = dedup_value(&s->items[items[i]], s->set.dedup);
+            const char *v = dedup_value(&pb->items[items[i]], s->set.dedup);
             if (!v) {
                 hb_psrc_note(s, &s->st.notes, &s->st.n_notes, "dedup.field_missing", 1);
                 b[nb] = (bucket){0, (uint32_t)i, 1, NULL};
@@ -320,11 +318,11 @@ static void plan_group(hb_psrc *s, uint32_t head) {
             hb_buf j = {0};
             hb_buf_puts(&j, "{\"value\": ");
             hb_buf_put_json_str(&j, norm[k], strlen(norm[k]));
-            hb_buf_printf(&j, ", \"kept\": %lld, \"dropped\": [", (long long)s->items[items[b[k].members[pick]]].record);
+            hb_buf_printf(&j, ", \"kept\": %lld, \"dropped\": [", (long long)pb->items[items[b[k].members[pick]]].record);
             int first = 1;
             for (uint32_t m = 0; m < b[k].n; m++) {
                 if (m == pick) continue;
-                hb_buf_printf(&j, "%s%lld", first ? "" : ", ", (long long)s->items[items[b[k].members[m]]].record);
+                hb_buf_printf(&j, "%s%lld", first ? "" : ", ", (long long)pb->items[items[b[k].members[m]]].record);
                 first = 0;
             }
             hb_buf_puts(&j, "]}");
@@ -342,29 +340,29 @@ static void plan_group(hb_psrc *s, uint32_t head) {
     size_t step = s->set.nturn > 0 ? (size_t)s->set.nturn : nk;
     for (size_t c = 0, start = 0; start < nk; c++, start += step) {
         size_t m = nk - start < step ? nk - start : step;
-        uint32_t first = (uint32_t)s->n_order;
+        uint32_t first = (uint32_t)pb->n_order;
         hb_buf j = {0};
         for (size_t i = start; i < start + m; i++) {
-            add_order(s, kept[i]);
+            add_order(pb, kept[i]);
             if (dj[i]) hb_buf_printf(&j, "%s%s", j.len ? ", " : "[", dj[i]);
         }
-        const char *dedup_json = j.len ? hb_arena_printf(&s->arena, "%s]", hb_buf_cstr(&j)) : NULL;
+        const char *dedup_json = j.len ? hb_arena_printf(&pb->arena, "%s]", hb_buf_cstr(&j)) : NULL;
         hb_buf_free(&j);
-        add_sample(s, hb_arena_printf(&s->arena, "%s/%s/%zu", s->src->name, gname, c), first, (uint32_t)m, dedup_json);
+        add_sample(s, pb, hb_arena_printf(&pb->arena, "%s/%s/%zu", s->src->name, gname, c), first, (uint32_t)m, dedup_json);
     }
 }
 
-void hb_psrc_plan(hb_psrc *s) {
+void hb_psrc_plan(hb_psrc *s, hb_pbuf *b) {
     if (s->grouped) {
         s->st.groups = s->n_groups;
-        for (size_t g = 0; g < s->n_groups; g++) plan_group(s, s->group_heads[g]);
+        for (size_t g = 0; g < s->n_groups; g++) plan_group(s, b, s->group_heads[g]);
         return;
     }
     /* streaming: each pending item is one sample named by its key */
-    for (size_t i = s->planned; i < s->n_items; i++) {
-        uint32_t first = (uint32_t)s->n_order;
-        add_order(s, (uint32_t)i);
-        add_sample(s, hb_arena_printf(&s->arena, "%s/%s", s->src->name, s->items[i].key), first, 1, NULL);
+    for (size_t i = b->planned; i < b->n_items; i++) {
+        uint32_t first = (uint32_t)b->n_order;
+        add_order(b, (uint32_t)i);
+        add_sample(s, b, hb_arena_printf(&b->arena, "%s/%s", s->src->name, b->items[i].key), first, 1, NULL);
     }
-    s->planned = s->n_items;
+    b->planned = b->n_items;
 }

@@ -37,13 +37,11 @@ int hb_prep_settings_of(const hb_recipe *r, const hb_recipe_source *s, hb_prep_s
 }
 
 static void free_psrc(hb_psrc *s) {
-    hb_arena_free(&s->arena);
+    hb_pbuf_free(&s->bufs[0]);
+    hb_pbuf_free(&s->bufs[1]);
     hb_arena_free(&s->tmp);
-    free(s->items);
     free(s->group_last);
     free(s->group_heads);
-    free(s->order);
-    free(s->samples);
     hb_idmap_free(&s->groups);
     hb_idmap_free(&s->ids);
     for (size_t i = 0; i < s->n_files; i++) free(s->files[i]);
@@ -82,7 +80,9 @@ static int build_source(hb_prep *p, const hb_recipe_source *src, hb_prep_summary
     memset(&s, 0, sizeof s);
     s.p = p;
     s.src = src;
-    hb_arena_init(&s.arena, 1 << 20);
+    hb_arena_init(&s.bufs[0].arena, 1 << 20);
+    hb_arena_init(&s.bufs[1].arena, 1 << 20);
+    s.in = &s.bufs[0];
     hb_arena_init(&s.tmp, 0);
     int rc = hb_prep_settings_of(p->r, src, &s.set, err);
     if (rc) goto done;
@@ -113,9 +113,20 @@ static int build_source(hb_prep *p, const hb_recipe_source *src, hb_prep_summary
     rc = hb_src_run(p->r, src, &sink, &ctx, err);
     s.st.records = (uint64_t)ctx.records;
     s.st.input_bytes += s.prog_last_total;
-    if (!rc) {
-        hb_psrc_plan(&s);
-        rc = hb_psrc_flush(&s, err);
+    if (s.grouped) { /* everything read: group, then build in batches */
+        if (!rc) {
+            hb_psrc_plan(&s, s.in);
+            rc = hb_psrc_flush(&s, s.in, err);
+        }
+        if (!rc) rc = hb_psrc_drain(&s, s.in, err);
+    } else { /* the last batch, then wait for the builder (always: it may still run after an error) */
+        if (!rc) rc = hb_psrc_submit(&s, err);
+        hb_err e2;
+        int rc2 = hb_psrc_collect(&s, &e2);
+        if (!rc && rc2) {
+            rc = rc2;
+            *err = e2;
+        }
     }
     if (!rc) rc = hb_psrc_close_output(&s, err);
     hb_progress_done(s.prog);

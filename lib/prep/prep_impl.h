@@ -3,6 +3,8 @@
 #ifndef HB_PREP_IMPL_H
 #define HB_PREP_IMPL_H
 
+#include <pthread.h>
+
 #include "prep.h"
 #include "shard/shard.h"
 #include "sources/sources.h"
@@ -49,27 +51,49 @@ typedef struct {
 
 typedef struct hb_prep hb_prep;
 
+/* A rejected sample noted while a batch is built (by the builder thread) and written to the rejects file by the
+ * reading thread when it collects the batch, so the file's order does not depend on timing. */
+typedef struct {
+    const char *file; /* interned in the source */
+    int64_t record, offset;
+    char *reason;     /* malloc'd */
+} hb_prej;
+
+/* One batch: the items read, their planned samples, and the rejects of building them. Streaming sources fill one
+ * batch while the other is built; grouped sources use one for everything. */
+typedef struct {
+    hb_pitem *items;
+    size_t n_items, cap_items;
+    hb_arena arena;         /* items and their strings, sample ids and choices */
+    uint64_t pending_bytes; /* inline image bytes held by its items (streaming batches close above a budget) */
+    size_t planned;         /* items already planned */
+    uint32_t *order;        /* item indices of the samples, sample after sample */
+    size_t n_order, cap_order;
+    hb_psample *samples;
+    size_t n_samples, cap_samples;
+    hb_prej *rej;
+    size_t n_rej, cap_rej;
+} hb_pbuf;
+
 typedef struct {
     hb_prep *p;
     const hb_recipe_source *src;
     hb_prep_settings set;
     const char *dataset;   /* template lookup name */
     int grouped;           /* collect everything, then group (nturn != 1) */
-    hb_arena arena;        /* items and their strings, sample ids and choices */
+    hb_pbuf bufs[2];
+    hb_pbuf *in;           /* the batch the converter fills */
+    hb_pbuf *job;          /* the batch being built (streaming), NULL when none */
+    int job_thread;        /* job runs on a thread (-j > 1), else it was built at once */
+    pthread_t thread;
+    int job_rc;
+    hb_err job_err;
     hb_arena tmp;          /* per-group scratch of the planner */
     int root_id;           /* the source's image root in the ingest, -1 when none */
-    uint64_t pending_bytes; /* inline image bytes held by pending items (streaming flushes above a budget) */
-    size_t planned;        /* streaming: items already planned */
-    hb_pitem *items;
-    size_t n_items, cap_items;
     hb_idmap groups;       /* hash64(group) -> first item index + 1 */
     int32_t *group_last;   /* per item that starts a group: the group's last item */
     uint32_t *group_heads; /* items that start a group, in first-seen order */
     size_t n_groups, cap_groups;
-    uint32_t *order;       /* item indices of the samples, sample after sample */
-    size_t n_order, cap_order;
-    hb_psample *samples;
-    size_t n_samples, cap_samples;
     uint64_t ordinal;      /* samples so far in the source (the slice key) */
     hb_idmap ids;          /* hash64(sample id) -> 1: duplicate keys get "~<record>" */
     char **files;          /* interned file names */
@@ -86,7 +110,6 @@ typedef struct {
     uint64_t in_shard;
     hb_afile inputs;       /* inputs_only: <source>.inputs.jsonl */
     int inputs_open;
-    hb_err fatal;          /* first fatal error raised inside a callback */
 } hb_psrc;
 
 struct hb_prep {
@@ -105,8 +128,8 @@ struct hb_prep {
 
 /* collect.c: the converter sink and the grouping into samples */
 void hb_psrc_sink(hb_psrc *s, hb_src_sink *sink);
-/* Turn the collected items into samples: everything (grouped) or the pending items one by one (streaming). */
-void hb_psrc_plan(hb_psrc *s);
+/* Turn the items of b into samples: every group (grouped) or each item not planned yet (streaming). */
+void hb_psrc_plan(hb_psrc *s, hb_pbuf *b);
 /* Reject a sample (after conversion): a line in the rejects file and a count. Returns non-zero under --strict. */
 int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err);
 void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *name, uint64_t k);
@@ -139,10 +162,18 @@ void hb_prep_images_abort(hb_prep *p);
 
 void hb_prep_worker_init(hb_prep *p, hb_prep_worker *w);
 void hb_prep_worker_free(hb_prep_worker *w);
-void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, hb_prep_result *r);
+void hb_prep_build_sample(hb_psrc *s, const hb_pbuf *b, const hb_psample *ps, hb_prep_worker *w, hb_prep_result *r);
 
-/* build.c: build and write the planned samples (then forget them) */
-int hb_psrc_flush(hb_psrc *s, hb_err *err);
+/* build.c: build and write the planned samples of b (their rejects are noted in b) */
+int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err);
+/* Streaming: hand the filled batch to the builder (after collecting the previous one) and read on into the other. */
+int hb_psrc_submit(hb_psrc *s, hb_err *err);
+/* Wait for the batch being built, write its rejects, empty it. */
+int hb_psrc_collect(hb_psrc *s, hb_err *err);
+/* Write the rejects noted in b, in order (under --strict the first stops the run). */
+int hb_psrc_drain(hb_psrc *s, hb_pbuf *b, hb_err *err);
+void hb_pbuf_reset(hb_pbuf *b);
+void hb_pbuf_free(hb_pbuf *b);
 /* text.c: load the template set and the tokenizer of the recipe (nothing in inputs_only mode); check that a source
  * has a pattern; render + tokenize one sample. */
 int hb_prep_open_text(hb_prep *p, hb_err *err);

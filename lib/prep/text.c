@@ -89,10 +89,10 @@ static const char *merge_choices(hb_arena *a, const char *rendered, const hb_pit
     return s;
 }
 
-void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, hb_prep_result *r) {
+void hb_prep_build_sample(hb_psrc *s, const hb_pbuf *b, const hb_psample *ps, hb_prep_worker *w, hb_prep_result *r) {
     const hb_prep *p = s->p;
     hb_arena *a = &w->arena;
-    const hb_pitem *f = &s->items[s->order[ps->first]];
+    const hb_pitem *f = &b->items[b->order[ps->first]];
     hb_hash128 image_hash = {0, 0};
     int with_image = f->image && p->ingest;
     if (with_image) { /* first, so a sample whose image is rejected costs no rendering */
@@ -109,7 +109,7 @@ void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, h
         in.n_conv = f->n_conv;
     } else {
         hb_example *ex = hb_arena_alloc(a, sizeof *ex * ps->n);
-        for (uint32_t i = 0; i < ps->n; i++) ex[i] = s->items[s->order[ps->first + i]].ex;
+        for (uint32_t i = 0; i < ps->n; i++) ex[i] = b->items[b->order[ps->first + i]].ex;
         in.examples = ex;
         in.n_examples = ps->n;
     }
@@ -149,7 +149,7 @@ void hb_prep_build_sample(hb_psrc *s, const hb_psample *ps, hb_prep_worker *w, h
     o->source = s->src->name;
     o->source_file = f->file;
     int64_t *recs = hb_arena_alloc(a, sizeof *recs * ps->n);
-    for (uint32_t i = 0; i < ps->n; i++) recs[i] = s->items[s->order[ps->first + i]].record;
+    for (uint32_t i = 0; i < ps->n; i++) recs[i] = b->items[b->order[ps->first + i]].record;
     o->records = recs;
     o->n_records = ps->n;
     o->choices = merge_choices(a, rd.choices, f, ps, enc->truncated);
