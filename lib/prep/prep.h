@@ -1,14 +1,15 @@
 /* lib/prep — the hb-prep pipeline: every source of a recipe from its raw files to sample shards.
  *
  *   converter (lib/sources) -> items -> group per image, deduplicate, cut into nturn chunks -> sample ids ->
- *   slice (--shard i/N) -> images resolved (content hash) -> render (lib/text/render) -> tokenize with the loss mask
- *   (lib/text/prompt) -> hb.sample/1 records in order -> <source>-NNNNN.hbs shards, <source>.stats.json,
- *   <source>.rejects.jsonl, manifest.json.
+ *   slice (--shard i/N) -> image ingested (lib/image: read, hashed, verified, resized, stored once) -> render
+ *   (lib/text/render) -> tokenize with the loss mask (lib/text/prompt) -> hb.sample/1 records in order ->
+ *   <source>-NNNNN.hbs shards, <source>.stats.json, <source>.rejects.jsonl, images/<S>.hbs, manifest.json.
+ *   docs/prep.md describes the pipeline and the output directory.
  *
  * Dependencies:
  *   core/core.h, recipe/recipe.h (hb_recipe), sources/sources.h (converters), shard/shard.h (writer, manifest),
  *   text/render.h + text/template.h (rendering), text/tokenizer.h + text/prompt.h (tokens and loss mask),
- *   json/json.h.
+ *   image/image.h + shard/imgstore.h (images), json/json.h; <pthread.h>, <omp.h> (threads).
  *
  * Determinism: every choice (dedup representative, template pattern, option order) is drawn from
  * hb_rng_for(recipe seed, domain, sample id); samples are built in parallel and written in source order, so the
