@@ -1,8 +1,8 @@
-/* Building the planned samples in batches: resolve their images, then either write their render inputs as JSON
- * lines (inputs_only) or render + tokenize them on -j threads and write the records in plan order, so the shards
- * are byte-identical for any thread count.
- * Dependencies: prep_impl.h (hb_psrc), images.c (hb_prep_image_of), text.c (hb_prep_build_sample), shard/shard.h,
- * <omp.h> (threads). */
+/* Building the planned samples in batches: either write their render inputs as JSON lines (inputs_only) or ingest
+ * their images, render and tokenize them on -j threads (text.c) and write the records in plan order, so the shards
+ * are byte-identical for any thread count; streaming sources hand full batches to a builder thread.
+ * Dependencies: prep_impl.h (hb_psrc, hb_pbuf), text.c (hb_prep_build_sample), shard/shard.h, <omp.h> (the
+ * workers), <pthread.h> (the builder thread). */
 #include "prep_impl.h"
 
 #include <omp.h>
