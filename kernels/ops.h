@@ -120,7 +120,7 @@ int hb_ops_download(hb_ops *o, void *dst, hb_dtype dst_dtype, const hb_tensor *t
  * ------------------------------------------------------------------------------------------------------------- */
 void hb_ops_zero(hb_ops *o, const hb_tensor *t);                                  /* all t->n elements */
 void hb_ops_fill(hb_ops *o, const hb_tensor *t, float value);                     /* float tensors */
-void hb_ops_copy(hb_ops *o, const hb_tensor *dst, const hb_tensor *src, int64_t n); /* same dtype class */
+void hb_ops_copy(hb_ops *o, const hb_tensor *dst, const hb_tensor *src, int64_t n); /* same dtype */
 /* dst = src converted (f32 <-> bf16 with round-to-nearest-even; same-dtype copy otherwise). */
 void hb_ops_cast(hb_ops *o, const hb_tensor *dst, const hb_tensor *src, int64_t n);
 void hb_ops_add(hb_ops *o, const hb_tensor *out, const hb_tensor *a, const hb_tensor *b, int64_t n); /* may alias */
@@ -334,14 +334,16 @@ typedef struct {
 } hb_adamw_slot;
 
 typedef struct {
-    float lr, beta1, beta2, eps, weight_decay;
+    double lr, beta1, beta2, eps, weight_decay; /* doubles, like PyTorch's Python floats (0.9 is not 0.9f) */
     float grad_scale; /* g = grad · grad_scale first (clip coefficient; 1 when unused) */
     int64_t step;     /* 1-based step, for the bias corrections */
 } hb_adamw_hparams;
 
-/* PyTorch AdamW (decoupled weight decay), per element in fp32 as torch.optim.AdamW's single-tensor path does:
- *   p *= 1 − lr·wd (decay slots);  m += (1−β1)(g − m);  v = β2·v + (1−β2)·g²;
- *   p −= (lr/(1−β1^t)) · m / (sqrt(v)/sqrt(1−β2^t) + eps). */
+/* PyTorch AdamW (decoupled weight decay), per element in fp32 as torch.optim.AdamW's single-tensor (CPU) path does,
+ * with its scalars formed in double and rounded to f32 where PyTorch does:
+ *   p *= 1 − lr·wd (decay slots);  m += (1−β1)(g − m);  v = β2·v + (1−β2)·g·g;
+ *   p += (−lr/(1−β1^t))·m / (sqrt(v)/sqrt(1−β2^t) + eps).
+ * With a master copy, the update applies to master and param receives it rounded to the param's dtype. */
 void hb_ops_adamw(hb_ops *o, const hb_adamw_slot *slots, int n_slots, const hb_adamw_hparams *hp);
 
 #endif
