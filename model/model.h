@@ -67,6 +67,8 @@ typedef struct {
     int all_logits;         /* 1: compute and keep logits for every position (hb-train debug); 0: only the
                                supervised rows go through the LM head (training) */
     hb_dtype param_dtype;   /* HB_F32 (CPU); HB_BF16 for the CUDA backend */
+    int64_t head_chunk;     /* rows per LM-head chunk (bounds the logits memory to chunk × vocab); 0 = 1024.
+                               Ignored with all_logits (one chunk of every row). */
 } hb_model_opts;
 
 typedef struct hb_model hb_model;
@@ -85,6 +87,10 @@ const hb_param *hb_model_param(const hb_model *m, const char *name); /* NULL whe
 void hb_model_group(const hb_model *m, hb_group g, hb_tensor *weights, hb_tensor *grads);
 /* Number of parameters (elements) in the given groups. */
 int64_t hb_model_count(const hb_model *m, unsigned groups);
+/* The parameter table of a config without allocating a model (.w and .g are empty; .trained is 0): names,
+ * shapes, groups, decay flags and flat offsets. Free with hb_params_free. */
+hb_param *hb_config_params(const hb_model_cfg *cfg, int *n);
+void hb_params_free(hb_param *p, int n);
 /* Parameter counts of a config without building a model (for init / reports). */
 int64_t hb_config_param_count(const hb_model_cfg *cfg, unsigned groups);
 
@@ -104,6 +110,10 @@ typedef enum { HB_SRC_HONEYBEE, HB_SRC_CLIP, HB_SRC_LLAMA } hb_weight_src;
  * counts); when listing is not NULL it receives the complete listing, one tensor per line. */
 int hb_model_check_weights(const hb_model *m, const hb_st *st, hb_weight_src src, unsigned groups, hb_buf *listing,
                            hb_err *err);
+/* The same check from a config alone, before any model memory is allocated (a 7B checkpoint with a missing tensor
+ * fails in milliseconds, not after allocating 27 GB). */
+int hb_config_check_weights(const hb_model_cfg *cfg, const hb_st *st, hb_weight_src src, unsigned groups,
+                            hb_buf *listing, hb_err *err);
 /* Check, then upload (F32/F16/BF16/F64 converted to the parameter dtype), with progress on stderr. */
 int hb_model_load_weights(hb_model *m, const hb_st *st, hb_weight_src src, unsigned groups, hb_err *err);
 /* Opens dir (a checkpoint: config must match m's) and loads every group. */

@@ -194,7 +194,7 @@ int64_t hb_model_count(const hb_model *m, unsigned groups) {
     return n;
 }
 
-int64_t hb_config_param_count(const hb_model_cfg *cfg, unsigned groups) {
+hb_param *hb_config_params(const hb_model_cfg *cfg, int *n) {
     hb_model m;
     memset(&m, 0, sizeof m);
     m.cfg = *cfg;
@@ -203,8 +203,23 @@ int64_t hb_config_param_count(const hb_model_cfg *cfg, unsigned groups) {
     m.npatch = m.grid * m.grid;
     m.vit_layers = hb_config_vit_layers(cfg);
     hb_model_build_params(&m, NULL);
-    int64_t n = hb_model_count(&m, groups);
-    free(m.params);
+    for (int i = 0; i < m.nparams; i++) m.params[i].name = hb_xstrdup(m.params[i].name);
     hb_arena_free(&m.names);
-    return n;
+    *n = m.nparams;
+    return m.params;
+}
+
+void hb_params_free(hb_param *p, int n) {
+    for (int i = 0; i < n && p; i++) free((char *)p[i].name);
+    free(p);
+}
+
+int64_t hb_config_param_count(const hb_model_cfg *cfg, unsigned groups) {
+    int n;
+    hb_param *p = hb_config_params(cfg, &n);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (groups & p[i].group) total += p[i].numel;
+    hb_params_free(p, n);
+    return total;
 }

@@ -254,7 +254,8 @@ int hb_model_new(hb_ops *ops, const hb_model_cfg *cfg, const hb_model_opts *opts
     m->se_ch[0] = (int)nearbyint(cfg->proj.encoder_hidden_size * 0.25);
     m->se_ch[1] = (int)nearbyint(cfg->proj.hidden_size * 0.25);
     int64_t R = lim->max_batch * lim->max_seq;
-    m->lm_chunk = opts->all_logits ? R : (R < 1024 ? R : 1024);
+    int64_t chunk = opts->head_chunk > 0 ? opts->head_chunk : 1024;
+    m->lm_chunk = opts->all_logits ? R : (R < chunk ? R : chunk);
     hb_model_build_params(m, err);
 
     hb_dtype pdt = opts->param_dtype;

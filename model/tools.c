@@ -115,11 +115,11 @@ int hb_train_init(hb_ops *ops, const hb_init_opts *o, hb_buf *summary, hb_err *e
         hb_st_close(clip);
         return rc;
     }
+    if (clip) rc = hb_config_check_weights(&cfg, clip, HB_SRC_CLIP, HB_GROUP_VISION, NULL, err);
+    if (!rc && llama) rc = hb_config_check_weights(&cfg, llama, HB_SRC_LLAMA, HB_GROUP_LM, NULL, err);
     hb_model_opts mo = {.stage = HB_STAGE_NONE, .limits = {0, 1, 2}, .param_dtype = HB_F32};
     hb_model *m = NULL;
-    rc = hb_model_new(ops, &cfg, &mo, &m, err);
-    if (!rc && clip) rc = hb_model_check_weights(m, clip, HB_SRC_CLIP, HB_GROUP_VISION, NULL, err);
-    if (!rc && llama) rc = hb_model_check_weights(m, llama, HB_SRC_LLAMA, HB_GROUP_LM, NULL, err);
+    if (!rc) rc = hb_model_new(ops, &cfg, &mo, &m, err);
     unsigned rand = HB_GROUP_PROJ | (clip ? 0 : HB_GROUP_VISION) | (llama ? 0 : HB_GROUP_LM);
     if (!rc) rc = hb_model_init(m, o->seed, rand, err);
     if (!rc && clip) rc = hb_model_load_weights(m, clip, HB_SRC_CLIP, HB_GROUP_VISION, err);
@@ -158,7 +158,8 @@ int hb_train_debug(hb_ops *ops, const char *ckpt_dir, hb_stage stage, const char
                         .all_logits = 1,
                         .param_dtype = HB_F32};
     hb_model *m = NULL;
-    rc = hb_model_new(ops, &cfg, &mo, &m, err);
+    rc = hb_config_check_weights(&cfg, st, HB_SRC_HONEYBEE, HB_GROUP_ALL, NULL, err);
+    if (!rc) rc = hb_model_new(ops, &cfg, &mo, &m, err);
     if (!rc) rc = hb_model_check_batch(m, &bf.b, err);
     if (!rc) rc = hb_model_load_weights(m, st, HB_SRC_HONEYBEE, HB_GROUP_ALL, err);
     hb_st_close(st);

@@ -89,16 +89,16 @@ static void note(hb_buf *b, int *n, const char *fmt, const char *a, const char *
     (*n)++;
 }
 
-int hb_model_check_weights(const hb_model *m, const hb_st *st, hb_weight_src src, unsigned groups, hb_buf *listing,
-                           hb_err *err) {
+static int check(const hb_param *params, int nparams, const hb_st *st, hb_weight_src src, unsigned groups,
+                 hb_buf *listing, hb_err *err) {
     name_map nm = source_map(st, src);
     size_t nt = hb_st_count(st);
     uint8_t *matched = hb_xcalloc(nt + 1, 1);
     report r;
     memset(&r, 0, sizeof r);
     char fn[512], s1[128], s2[128];
-    for (int i = 0; i < m->nparams; i++) {
-        const hb_param *p = &m->params[i];
+    for (int i = 0; i < nparams; i++) {
+        const hb_param *p = &params[i];
         if (!(p->group & groups)) continue;
         file_name(p, nm, fn, sizeof fn);
         const hb_st_tensor *t = hb_st_find(st, fn);
@@ -144,6 +144,20 @@ int hb_model_check_weights(const hb_model *m, const hb_st *st, hb_weight_src src
     hb_buf_free(&r.missing);
     hb_buf_free(&r.shape);
     hb_buf_free(&r.extra);
+    return rc;
+}
+
+int hb_model_check_weights(const hb_model *m, const hb_st *st, hb_weight_src src, unsigned groups, hb_buf *listing,
+                           hb_err *err) {
+    return check(m->params, m->nparams, st, src, groups, listing, err);
+}
+
+int hb_config_check_weights(const hb_model_cfg *cfg, const hb_st *st, hb_weight_src src, unsigned groups,
+                            hb_buf *listing, hb_err *err) {
+    int n;
+    hb_param *p = hb_config_params(cfg, &n);
+    int rc = check(p, n, st, src, groups, listing, err);
+    hb_params_free(p, n);
     return rc;
 }
 

@@ -128,8 +128,12 @@ class Honeybee(nn.Module):
         return loss, logits, feats, vis
 
 
-def randomize(model, g):
-    """Every parameter random, in float32-representable values: LayerNorm/RMSNorm gains around 1, the rest small."""
+def randomize(model, g, tiny_streams):
+    """Every parameter random, in float32-representable values: LayerNorm/RMSNorm gains around 1, the rest small.
+    The convolutions in front of the C-Abstractor's LayerNormAct2d are scaled so their outputs have a variance near
+    eps (1e-5): a wrong eps then changes the result far beyond the tolerance. With tiny_streams, the CLIP residual
+    stream and the LLM's inputs are scaled down the same way, so CLIP's LayerNorm eps, the projector's prenorm eps
+    (1e-6) and the RMSNorm eps are exercised too."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight") or ".bn.weight" in name or "layernorm" in name and name.endswith("weight") \
@@ -144,7 +148,14 @@ def randomize(model, g):
                 v = torch.randn(p.shape, generator=g) / max(fan_in, 1) ** 0.5
                 if name.endswith("bias") or "pos_emb" in name or "embedding" in name or "eos_tokens" in name:
                     v = 0.3 * torch.randn(p.shape, generator=g)
-            p.copy_(v.float().double() if p.dtype == torch.float64 else v.float())
+            if name.startswith("abstractor.net") and name.endswith("conv.weight"):
+                v = v * 0.003
+            if tiny_streams:
+                if "pre_layrnorm" in name or "out_proj" in name or "mlp.fc2" in name or "pos_emb" in name:
+                    v = v * 1e-3
+                if name.endswith("embed_tokens.weight") or name.startswith("abstractor.readout.4"):
+                    v = v * 1e-3
+            p.copy_(v.float())
 
 
 def make_batch(c, g):
@@ -208,7 +219,7 @@ def main():
         model = Honeybee(c)
         model.vision_model.config._attn_implementation = "eager"
         model.language_model.config._attn_implementation = "eager"
-        randomize(model, g)
+        randomize(model, g, key == "b")
         pixels, ids, labels = make_batch(c, g)
         d = os.path.join(OUT, key)
         shutil.rmtree(d, ignore_errors=True)
