@@ -11,6 +11,16 @@ echo "== shards: pack the example samples, verify every checksum, print per-sour
 "$BIN/hb-inspect" verify "$OUT/example.hbs"
 "$BIN/hb-inspect" stats "$OUT/example.hbs"
 echo "first sample (hb-inspect dump, cut to 300 characters):"
-"$BIN/hb-inspect" dump "$OUT/example.hbs" | head -n 1 | cut -c1-300
+"$BIN/hb-inspect" dump "$OUT/example.hbs" > "$OUT/example.jsonl"
+head -n 1 "$OUT/example.jsonl" | cut -c1-300
+echo
+echo "== templates: lint every shipped set, then render one VQAv2 sample with two sets =="
+"$BIN/hb-prep" lint-templates templates/*.yaml
+line='{"id":"vqav2/demo","image":true,"examples":[{"question":"What color is the bus?","answer":"red"},{"question":"How many people are there?","answer":"2"}]}'
+for set in honeybee multi-flip; do
+  echo "-- templates/$set.yaml, seed 1:"
+  echo "$line" | "$BIN/hb-prep" render --templates "templates/$set.yaml" --dataset vqav2 --seed 1 \
+    | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); print(r["text"]); print("choices:", json.dumps(r["choices"]))'
+done
 echo
 echo "demo done: outputs in $OUT/"

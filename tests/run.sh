@@ -24,7 +24,7 @@ for t in "$@"; do
   grep -E '^(ok|not ok)' "$tmp/out" | sed "s/^/  [$name] /"
   p=$(grep -cE '^ok' "$tmp/out"); f=$(grep -cE '^not ok' "$tmp/out")
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "  [$name] not ok - binary exited with $rc"; fi
-  if [ "$f" != 0 ]; then failed+=("$name"); grep -vE '^(ok|TAP|1\.\.|#)' "$tmp/out" | head -40; head -40 "$tmp/err"; fi
+  if [ "$f" != 0 ]; then failed+=("$name"); grep -vE '^(ok|TAP|1\.\.)' "$tmp/out" | grep -v '^# ' | head -60; head -40 "$tmp/err"; fi
   printf '  %-28s %3d passed %3d failed  %6.1fs\n' "$name" "$p" "$f" "$secs"
   pass=$((pass + p)); fail=$((fail + f))
 done

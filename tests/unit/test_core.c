@@ -181,3 +181,39 @@ Test(core, rng_uniformity) {
     for (int i = 0; i < 50; i++) seen |= 1ULL << v[i];
     cr_assert_eq(seen, (1ULL << 50) - 1, "a shuffle is a permutation");
 }
+
+/* Runs a progress session with HB_PROGRESS set to mode and returns what it wrote to stderr. */
+static char *progress_output(const char *mode) {
+    char *dir = tu_mkdtemp();
+    char *path = hb_path_join(dir, "stderr.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w");
+    dup2(fileno(f), 2);
+    setenv("HB_PROGRESS", mode, 1);
+    hb_progress *p = hb_progress_start("reading", 1000, "records");
+    for (int i = 0; i < 10; i++) hb_progress_add(p, 100);
+    hb_progress_done(p);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    size_t n;
+    char *out = (char *)tu_read(path, &n);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+    return out;
+}
+
+Test(core, progress_reports_count_rate_and_eta_or_stays_quiet) {
+    char *on = progress_output("1");
+    cr_assert(strstr(on, "reading"), "%s", on);
+    cr_assert(strstr(on, "1,000/1,000 records"), "%s", on);
+    cr_assert(strstr(on, "100.0%"), "%s", on);
+    cr_assert(strstr(on, "/s"), "%s", on);
+    free(on);
+    char *off = progress_output("0");
+    cr_assert_str_eq(off, "", "quiet when disabled (and when stderr is not a TTY by default)");
+    free(off);
+}
