@@ -40,11 +40,11 @@ void hb_cpu_act_fwd(hb_ops *o, T_ y, T_ x, int64_t n, hb_act act) {
     int nt = hb_cpu_nt(o, n * 8);
     switch (act) { /* one loop per activation so each vectorises */
     case HB_ACT_SILU:
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
         for (int64_t i = 0; i < n; i++) py[i] = px[i] * hb_cpu_sigmoid(px[i]);
         break;
     case HB_ACT_QUICK_GELU:
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
         for (int64_t i = 0; i < n; i++) py[i] = px[i] * hb_cpu_sigmoid(QG * px[i]);
         break;
     case HB_ACT_RELU:
@@ -62,7 +62,7 @@ void hb_cpu_act_bwd(hb_ops *o, T_ d_x, T_ d_y, T_ x, int64_t n, hb_act act, int 
     int nt = hb_cpu_nt(o, n * 8);
     switch (act) {
     case HB_ACT_SILU:
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float s = hb_cpu_sigmoid(px[i]);
             float g = dy[i] * (s * (1.0f + px[i] * (1.0f - s)));
@@ -70,7 +70,7 @@ void hb_cpu_act_bwd(hb_ops *o, T_ d_x, T_ d_y, T_ x, int64_t n, hb_act act, int 
         }
         break;
     case HB_ACT_QUICK_GELU:
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float s = hb_cpu_sigmoid(QG * px[i]);
             float g = dy[i] * (s + QG * px[i] * s * (1.0f - s));
@@ -93,6 +93,7 @@ void hb_cpu_swiglu_fwd(hb_ops *o, T_ m, T_ ab, int64_t rows, int64_t I) {
     for (int64_t r = 0; r < rows; r++) {
         const float *a = pab + r * 2 * I, *b = a + I;
         float *out = pm + r * I;
+#pragma omp simd
         for (int64_t j = 0; j < I; j++) out[j] = a[j] * hb_cpu_sigmoid(a[j]) * b[j];
     }
 }
@@ -104,6 +105,7 @@ void hb_cpu_swiglu_bwd(hb_ops *o, T_ d_ab, T_ d_m, T_ ab, int64_t rows, int64_t 
     for (int64_t r = 0; r < rows; r++) {
         const float *a = pab + r * 2 * I, *b = a + I, *dm = pdm + r * I;
         float *da = pd + r * 2 * I, *db = da + I;
+#pragma omp simd
         for (int64_t j = 0; j < I; j++) {
             float s = hb_cpu_sigmoid(a[j]);
             db[j] = dm[j] * a[j] * s;

@@ -71,15 +71,17 @@ static void attn_fwd_head(float *ws, float *out, float *lse, const float *qkv, i
             float *s = S + r * kn;
             int64_t nv = causal ? i0 + r + 1 : kn; /* valid keys [0, nv) */
             float m = s[0];
-            for (int64_t j = 1; j < nv; j++) m = s[j] > m ? s[j] : m;
+#pragma omp simd reduction(max : m)
+            for (int64_t j = 0; j < nv; j++) m = s[j] > m ? s[j] : m;
             double l = 0;
-            for (int64_t j = 0; j < nv; j++) {
-                s[j] = hb_cpu_expf(s[j] - m);
-                l += s[j];
-            }
+#pragma omp simd
+            for (int64_t j = 0; j < nv; j++) s[j] = hb_cpu_expf(s[j] - m);
+#pragma omp simd reduction(+ : l)
+            for (int64_t j = 0; j < nv; j++) l += s[j];
             float inv = (float)(1.0 / l);
+#pragma omp simd
             for (int64_t j = 0; j < nv; j++) s[j] *= inv;
-            for (int64_t j = nv; j < kn; j++) s[j] = 0.0f;
+            memset(s + nv, 0, (size_t)(kn - nv) * sizeof(float));
             lse[i0 + r] = m + (float)log(l);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)qb, (blasint)D, (blasint)kn, 1.0f, S,
@@ -137,8 +139,9 @@ static void attn_bwd_head(float *ws, float *dqkv, const float *dout, const float
         for (int64_t r = 0; r < qb; r++) {
             float *p = P + r * kn, l = lse[i0 + r];
             int64_t nv = causal ? i0 + r + 1 : kn;
+#pragma omp simd
             for (int64_t j = 0; j < nv; j++) p[j] = hb_cpu_expf(p[j] - l);
-            for (int64_t j = nv; j < kn; j++) p[j] = 0.0f;
+            memset(p + nv, 0, (size_t)(kn - nv) * sizeof(float));
         }
         /* dV[0:kn] += Pᵀ·dO_blk */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)kn, (blasint)D, (blasint)qb, 1.0f, P,
@@ -149,8 +152,10 @@ static void attn_bwd_head(float *ws, float *dqkv, const float *dout, const float
         for (int64_t r = 0; r < qb; r++) {
             const float *o_r = O + (i0 + r) * C, *do_r = dO + (i0 + r) * C;
             double di = 0;
+#pragma omp simd reduction(+ : di)
             for (int64_t d = 0; d < D; d++) di += (double)o_r[d] * do_r[d];
             float Di = (float)di, *p = P + r * kn, *dp = dP + r * kn;
+#pragma omp simd
             for (int64_t j = 0; j < kn; j++) dp[j] = p[j] * (dp[j] - Di) * scale; /* dS (0 where masked) */
         }
         /* dQ_blk = dS·K[0:kn];  dK[0:kn] += dSᵀ·Q_blk */
@@ -195,6 +200,7 @@ static void rope(hb_ops *o, float *qkv, const int32_t *pos, int64_t B, int64_t T
         float *row = qkv + bt * 3 * C;
         for (int64_t hh = 0; hh < 2 * H; hh++) { /* q heads then k heads */
             float *x1 = row + hh * D, *x2 = x1 + half;
+#pragma omp simd
             for (int64_t i = 0; i < half; i++) {
                 float a = x1[i], b = x2[i];
                 x1[i] = a * c[i] - b * s[i];

@@ -10,9 +10,11 @@
  *   pass when |fd − an| <= rtol·max(|an|, |fd|) + atol with
  *     rtol = 2e-3 (fp32 backward ~1e-6 relative; stencil truncation O(h⁴) ~1e-8 for h = 1e-2 on O(1) inputs; the
  *            margin is for curvature: SiLU/softmax derivatives vary on the scale of h·f⁗ only),
- *     atol = (18/12h)·8·u·R, the rounding noise of the stencil: u = 2⁻²⁴, R = sqrt(Σ_k (G_k·y_k)²) over the
+ *     atol = (18/12h)·u·(8·R + M), the rounding noise of the stencil: u = 2⁻²⁴, R = sqrt(Σ_k (G_k·y_k)²) over the
  *            outputs the perturbation changed (each fp32 output carries a few ulps of error; 18/12h is the
- *            stencil's weight sum over h).
+ *            stencil's weight sum over h), M = max_k |G_k·y_k| (the resolution floor: a change below one ulp of the
+ *            largest term cannot show in L, so smaller gradients are unresolvable, e.g. a key that only an
+ *            exponentially small attention weight sees).
  *   A wrong factor of 1% in any gradient fails it. Gradients that accumulate (+=) are checked to double on a second
  *   backward; gradients that overwrite (=) are poisoned with NaN first, so an unwritten element fails.
  *
