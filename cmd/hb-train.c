@@ -167,7 +167,8 @@ static int cmd_bench(int argc, char **argv) {
     int threads = hb_ops_threads(ops);
     hb_ops_close(ops);
     if (rc) return fail(&err);
-    printf("tokens/s %.1f  ms/step %.1f  tokens/step %lld  threads %d  loss %.4f\n", r.tokens_per_s, r.ms_per_step,
+    printf("tokens/s %.1f  best-step tokens/s %.1f  tokens/cpu-s %.1f  ms/step %.1f  tokens/step %lld  threads %d  "
+           "loss %.4f\n", r.tokens_per_s, r.best_tokens_per_s, r.tokens_per_cpu_s, r.ms_per_step,
            (long long)r.tokens_per_step, threads, r.loss);
     return 0;
 }

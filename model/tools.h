@@ -63,7 +63,10 @@ typedef struct {
 } hb_bench_opts;
 
 typedef struct {
-    double tokens_per_s, ms_per_step, loss;
+    double tokens_per_s, ms_per_step; /* mean over the timed steps */
+    double best_tokens_per_s;         /* the fastest step (robust to other jobs on a shared machine) */
+    double tokens_per_cpu_s;          /* per second of process CPU time, fastest step (insensitive to load) */
+    double loss;
     int64_t tokens_per_step;
 } hb_bench_result;
 
