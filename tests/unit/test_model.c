@@ -3,7 +3,7 @@
  * float64 reference), as max|ours - ref| / max|ref| per tensor: loss, logits, CLIP features and visual tokens
  * < 1e-4; every gradient < 1e-3. A failure prints the whole per-tensor table.
  * Also: determinism across thread counts, gradient accumulation, the chunked LM head, forward-only runs, text-only
- * micro-batches, batch validation and malformed batch files. */
+ * micro-batches, batch validation, malformed batch files and bf16 parameters. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -270,4 +270,44 @@ Test(model, malformed_batch_files) {
     cr_assert(strstr(e.reason, "pixel_values has shape [1, 3, 14, 14]"), "%s", e.reason);
     tu_rmtree(d);
     free(d);
+}
+
+/* bf16 parameters (the CUDA backend's storage; the CPU backend rounds them on upload and computes in fp32): the loss
+ * moves by bf16 rounding only, and the loaded weights are exactly the bf16 roundings of the checkpoint's. */
+Test(model, bf16_parameters) {
+    hb_err e;
+    hb_ops *ops = hb_ops_open("cpu", NULL, &e);
+    hb_model_cfg cfg;
+    char *dir = mu_path("a"), *bp = mu_path("a/batch.safetensors");
+    cr_assert_eq(hb_config_load(dir, &cfg, &e), 0);
+    hb_batch_file bf;
+    cr_assert_eq(hb_batch_file_load(bp, &cfg, &bf, &e), 0);
+    hb_model_opts mo = {.stage = HB_STAGE_FT, .limits = {bf.b.n_images, bf.b.batch, bf.b.seq}, .param_dtype = HB_BF16};
+    hb_model *m;
+    cr_assert_eq(hb_model_new(ops, &cfg, &mo, &m, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_model_load_checkpoint(m, dir, &e), 0, "%s", e.reason);
+    hb_step_result r;
+    hb_model_zero_grads(m);
+    cr_assert_eq(hb_model_step(m, &bf.b, 1.0f, &r, &e), 0, "%s", e.reason);
+    hb_st *st;
+    char *rp = mu_path("a/ref_ft.safetensors");
+    float ref_loss;
+    cr_assert_eq(hb_st_open(rp, &st, &e), 0);
+    cr_assert_eq(hb_st_read_f32(st, hb_st_find(st, "loss"), &ref_loss, 1, &e), 0);
+    hb_st_close(st);
+    free(rp);
+    cr_assert_lt(fabs(r.loss - ref_loss) / ref_loss, 1e-2, "bf16 loss %g vs fp32 reference %g", r.loss, ref_loss);
+    cr_assert_gt(fabs(r.loss - ref_loss) / ref_loss, 1e-6, "the weights were rounded");
+    const hb_param *p = hb_model_param(m, "language_model.lm_head.weight");
+    char *ck = mu_path("a/model.safetensors");
+    cr_assert_eq(hb_st_open(ck, &st, &e), 0);
+    float *ref = malloc((size_t)p->numel * 4), *got = malloc((size_t)p->numel * 4);
+    cr_assert_eq(hb_st_read_f32(st, hb_st_find(st, p->name), ref, p->numel, &e), 0);
+    cr_assert_eq(hb_ops_download(ops, got, HB_F32, &p->w, 0, p->numel, &e), 0);
+    for (int64_t i = 0; i < p->numel; i++) cr_assert_eq(got[i], hb_bf16_to_f32(hb_f32_to_bf16(ref[i])));
+    free(ref), free(got), free(ck), free(dir), free(bp);
+    hb_st_close(st);
+    hb_model_free(m);
+    hb_batch_file_free(&bf);
+    hb_ops_close(ops);
 }
