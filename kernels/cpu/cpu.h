@@ -16,9 +16,19 @@
 #ifndef HB_CPU_H
 #define HB_CPU_H
 
-/* Lets the vectoriser if-convert float compares (clamps, max) in `omp simd` loops. FP exceptions are never enabled,
- * so assuming they do not trap changes no result, only what the compiler may speculate. */
-#pragma GCC optimize("no-trapping-math")
+/* no-trapping-math lets the vectoriser if-convert float compares (clamps, max) in `omp simd` loops: FP exceptions
+ * are never enabled, so it changes no result, only what the compiler may speculate. fp-contract=off keeps a·b + c
+ * two roundings in every clone of HB_CPU_CLONES (AVX-512 has FMA), so all clones compute the same elementwise bits. */
+#pragma GCC optimize("no-trapping-math", "fp-contract=off")
+
+/* Hot vector loops (kernels/cpu/cpu_simd.c) are compiled for AVX-512, AVX2 and the x86-64 baseline and dispatched
+ * at load time; other targets get one generic version. Sanitizer builds use the generic one (ASan and ifunc
+ * resolvers do not mix well). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HB_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HB_CPU_CLONES
+#endif
 
 #include "kernels/ops_backend.h"
 #include "kernels/ops_common.h"
@@ -63,6 +73,18 @@ static inline float hb_cpu_expf(float x) {
     return p * s;
 }
 static inline float hb_cpu_sigmoid(float x) { return 1.0f / (1.0f + hb_cpu_expf(-x)); }
+
+/* cpu_simd.c: vector loops over n contiguous floats (see HB_CPU_CLONES) */
+float hb_cpu_vmax(const float *x, int64_t n);                                /* n >= 1 */
+double hb_cpu_vsum(const float *x, int64_t n);                               /* in double */
+double hb_cpu_vexp_sum(float *y, const float *x, int64_t n, float shift);  /* y = exp(x − shift); Σ y (y may be x) */
+void hb_cpu_vexp(float *y, const float *x, int64_t n, float shift);        /* y = exp(x − shift) */
+void hb_cpu_vscale(float *y, int64_t n, float k);                          /* y *= k */
+void hb_cpu_vsoftmax_grad(float *dp, const float *p, int64_t n, float di, float scale); /* dp = p·(dp − di)·scale */
+void hb_cpu_vact(float *y, const float *x, int64_t n, hb_act act);         /* y = act(x) (y may be x) */
+void hb_cpu_vdact(float *dx, const float *dy, const float *x, int64_t n, hb_act act, int acc); /* dx (+)= dy·act'(x) */
+void hb_cpu_vswiglu(float *m, const float *a, const float *b, int64_t n);  /* m = silu(a)·b */
+void hb_cpu_vswiglu_grad(float *da, float *db, const float *dm, const float *a, const float *b, int64_t n);
 
 /* cpu_backend.c */
 void hb_cpu_zero(hb_ops *o, T_ t);

@@ -38,27 +38,17 @@ void hb_cpu_xent(hb_ops *o, T_ d_logits, T_ losses, T_ logits, T_ targets, int64
             if (d) memset(d, 0, (size_t)V * sizeof(float));
             continue;
         }
-        float m = z[0], zt = z[t]; /* z may be d: read z[t] before anything is written */
-#pragma omp simd reduction(max : m)
-        for (int64_t j = 0; j < V; j++) m = z[j] > m ? z[j] : m;
+        float zt = z[t], m = hb_cpu_vmax(z, V); /* z may be d: read z[t] before anything is written */
         /* exp(z − m) into d (or a block buffer), summed in blocks: the same order with or without d */
         double l = 0;
         float buf[XB];
         for (int64_t j0 = 0; j0 < V; j0 += XB) {
             int64_t w = V - j0 < XB ? V - j0 : XB;
-            float *e = d ? d + j0 : buf;
-#pragma omp simd
-            for (int64_t j = 0; j < w; j++) e[j] = hb_cpu_expf(z[j0 + j] - m);
-            double bs = 0;
-#pragma omp simd reduction(+ : bs)
-            for (int64_t j = 0; j < w; j++) bs += e[j];
-            l += bs;
+            l += hb_cpu_vexp_sum(d ? d + j0 : buf, z + j0, w, m);
         }
         pl[r] = m + (float)log(l) - zt;
         if (d) {
-            float k = (float)((double)scale / l);
-#pragma omp simd
-            for (int64_t j = 0; j < V; j++) d[j] *= k;
+            hb_cpu_vscale(d, V, (float)((double)scale / l));
             d[t] -= scale;
         }
     }
