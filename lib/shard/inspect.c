@@ -1,7 +1,8 @@
 /* What hb-inspect does: list the shards of a path, dump, verify, stats and pack.
- * Dependencies: shard.h, core/core.h (hb_arena, hb_buf, hb_err, hb_progress), <dirent.h> (listing *.hbs),
+ * Dependencies: shard.h, imgstore.h (verifying image stores and hb.image/1 records), core/core.h (hb_arena, hb_buf, hb_err, hb_progress), <dirent.h> (listing *.hbs),
  * <stdlib.h> (qsort). */
 #include "shard.h"
+#include "imgstore.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -104,6 +105,18 @@ static int check_sample(const uint8_t *rec, size_t len, void *ctx, hb_err *err) 
     return hb_sample_decode(rec, len, &s, a, err);
 }
 
+static int check_image(const uint8_t *rec, size_t len, void *ctx, hb_err *err) {
+    hb_buf *pixels = ctx;
+    hb_image_rec r;
+    char origin[1024];
+    /* A first decode without pixels reads the size; the second checks the pixel checksum. */
+    int code = hb_image_rec_decode(rec, len, &r, NULL, origin, sizeof origin, err);
+    if (code) return code;
+    hb_buf_clear(pixels);
+    hb_buf_reserve(pixels, (size_t)r.size * r.size * 3);
+    return hb_image_rec_decode(rec, len, &r, pixels->data, origin, sizeof origin, err);
+}
+
 int hb_inspect_verify(const char *path, FILE *out, hb_err *err) {
     char **paths;
     size_t n;
@@ -119,13 +132,16 @@ int hb_inspect_verify(const char *path, FILE *out, hb_err *err) {
     }
     hb_arena a;
     hb_arena_init(&a, 0);
+    hb_buf pixels = {0};
     for (size_t i = 0; i < n && !code; i++) {
         hb_shard *s;
         if ((code = hb_shard_open(&s, paths[i], err))) break;
         int is_sample = strcmp(hb_shard_schema(s), HB_SCHEMA_SAMPLE) == 0;
+        int is_image = strcmp(hb_shard_schema(s), HB_SCHEMA_IMAGE) == 0;
         uint64_t count = hb_shard_count(s), sum = hb_shard_checksum(s);
         hb_shard_close(s);
-        code = hb_shard_verify(paths[i], is_sample ? check_sample : NULL, &a, err);
+        code = hb_shard_verify(paths[i], is_sample ? check_sample : is_image ? check_image : NULL,
+                               is_image ? (void *)&pixels : (void *)&a, err);
         if (!code && have_manifest) {
             const hb_manifest_shard *e = &m.shards[i];
             if (e->samples != count || e->xxh3 != sum)
@@ -136,6 +152,16 @@ int hb_inspect_verify(const char *path, FILE *out, hb_err *err) {
         }
         if (!code && out) fprintf(out, "ok %s (%llu records)\n", paths[i], (unsigned long long)count);
     }
+    /* A prep output directory also holds image stores (images/<S>.hbs + .hbi): verify them with their indexes. */
+    if (!code && hb_path_is_dir(path)) {
+        uint32_t sizes[16];
+        int ns = hb_imgstore_sizes(path, sizes, 16);
+        for (int i = 0; i < ns && i < 16 && !code; i++) {
+            code = hb_imgstore_verify(path, sizes[i], err);
+            if (!code && out) fprintf(out, "ok %s/images/%u.hbs (image store and index)\n", path, sizes[i]);
+        }
+    }
+    hb_buf_free(&pixels);
     hb_arena_free(&a);
 done:
     if (have_manifest) hb_manifest_free(&m);
