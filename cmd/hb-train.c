@@ -6,7 +6,13 @@
  *   hb-train bench (--preset NAME | --config FILE) [--stage pt|ft] [--batch-size B] [--seq T] [--images-per-seq K]
  *                  [--steps N] [--seed N]      forward+backward throughput on a random batch
  * Common options: --threads N (CPU backend threads; default HB_THREADS, else all cores), --backend cpu.
- * Exit status: 0 ok, 1 failure (the error names the file and the reason), 2 usage error. */
+ * Exit status: 0 ok, 1 failure (the error names the file and the reason), 2 usage error.
+ *
+ * Dependencies:
+ *   core/core.h      hb_err, hb_buf, hb_parse_i64
+ *   kernels/ops.h    hb_ops_open / hb_ops_close (the backend)
+ *   model/tools.h    hb_train_init, hb_train_debug, hb_train_bench
+ *   model/model.h    hb_stage_parse (via tools.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

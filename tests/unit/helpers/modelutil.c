@@ -1,3 +1,4 @@
+/* Helpers for the model tests (see modelutil.h). Dependencies: modelutil.h, testutil.h, <criterion/criterion.h>. */
 #include "modelutil.h"
 
 #include <criterion/criterion.h>
