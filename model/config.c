@@ -139,6 +139,17 @@ static void llama_defaults(hb_llama_cfg *c) {
     snprintf(c->name, sizeof c->name, "lmsys/vicuna-7b-v1.5");
 }
 
+/* bos/eos/pad ids: an integer, null, or (newer configs) a list whose first entry is used. */
+static int get_token_id(const cJSON *o, const char *key, const char *file, const char *path, int *out, hb_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v && cJSON_IsArray(v)) {
+        const cJSON *f = cJSON_GetArrayItem(v, 0);
+        if (f && cJSON_IsNumber(f)) *out = (int)f->valuedouble;
+        return 0;
+    }
+    return get_int(o, key, 0, file, path, out, err);
+}
+
 static int parse_llama_obj(const cJSON *o, const char *file, const char *path, hb_llama_cfg *c, hb_err *err) {
     int rc, tie = 0, abias = 0, mbias = 0;
     if ((rc = get_pos(o, "vocab_size", 0, file, path, &c->vocab_size, err)) ||
@@ -150,9 +161,9 @@ static int parse_llama_obj(const cJSON *o, const char *file, const char *path, h
         (rc = get_pos(o, "max_position_embeddings", 0, file, path, &c->max_position_embeddings, err)) ||
         (rc = hb_cfg_num(o, "rms_norm_eps", 0, file, path, &c->rms_norm_eps, err)) ||
         (rc = hb_cfg_num(o, "rope_theta", 0, file, path, &c->rope_theta, err)) ||
-        (rc = get_int(o, "bos_token_id", 0, file, path, &c->bos_token_id, err)) ||
-        (rc = get_int(o, "eos_token_id", 0, file, path, &c->eos_token_id, err)) ||
-        (rc = get_int(o, "pad_token_id", 0, file, path, &c->pad_token_id, err)) ||
+        (rc = get_token_id(o, "bos_token_id", file, path, &c->bos_token_id, err)) ||
+        (rc = get_token_id(o, "eos_token_id", file, path, &c->eos_token_id, err)) ||
+        (rc = get_token_id(o, "pad_token_id", file, path, &c->pad_token_id, err)) ||
         (rc = hb_cfg_bool(o, "tie_word_embeddings", 0, file, path, &tie, err)) ||
         (rc = hb_cfg_bool(o, "attention_bias", 0, file, path, &abias, err)) ||
         (rc = hb_cfg_bool(o, "mlp_bias", 0, file, path, &mbias, err)))

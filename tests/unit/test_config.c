@@ -117,6 +117,10 @@ Test(config, llama_configs_of_both_transformers_generations) {
     cr_assert(t.hidden_size == 4096 && t.pad_token_id == 0 && t.max_position_embeddings == 4096);
     cr_assert_float_eq(t.rms_norm_eps, 1e-5, 1e-15);
     cJSON_Delete(j);
+    j = cJSON_Parse("{\"eos_token_id\": [2, 32000], \"pad_token_id\": null}"); /* list-valued ids (newer configs) */
+    cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), 0, "%s", e.reason);
+    cr_assert(t.eos_token_id == 2 && t.pad_token_id == -1);
+    cJSON_Delete(j);
 }
 
 Test(config, write_read_round_trip) {
