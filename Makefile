@@ -29,7 +29,7 @@ CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_S
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 LDFLAGS += -fopenmp $(LDSAN)
 
-LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/cpu/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/*.c kernels/cpu/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
