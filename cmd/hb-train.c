@@ -1,0 +1,143 @@
+/* hb-train: the Honeybee trainer's command line. A thin dispatcher: each subcommand parses its options and calls
+ * the library (model/tools.h).
+ *   hb-train init  (--preset NAME | --config FILE) -o DIR [--clip PATH] [--llama PATH] [--seed N] [--dtype f32|bf16]
+ *                  [--shard-size MB]
+ *   hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors
+ * Common options: --threads N (CPU backend threads; default HB_THREADS, else all cores), --backend cpu.
+ * Exit status: 0 ok, 1 failure (the error names the file and the reason), 2 usage error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "kernels/ops.h"
+#include "model/config.h"
+#include "model/tools.h"
+
+static const char *USAGE =
+    "usage: hb-train init (--preset NAME | --config FILE) -o DIR [--clip PATH] [--llama PATH] [--seed N]\n"
+    "                     [--dtype f32|bf16] [--shard-size MB]\n"
+    "       hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors\n"
+    "common options: --threads N  --backend cpu\n"
+    "presets: tiny, small, 7b-m144, 7b-m256, 13b-m256, 13b-m576\n";
+
+static int usage(const char *why) {
+    if (why) fprintf(stderr, "hb-train: %s\n", why);
+    fputs(USAGE, stderr);
+    return 2;
+}
+
+static int fail(const hb_err *e) {
+    char buf[2048];
+    fprintf(stderr, "hb-train: %s\n", hb_err_format(e, buf, sizeof buf));
+    return 1;
+}
+
+/* Options shared by every subcommand; returns 1 when argv[*i] was one of them. */
+typedef struct {
+    int threads;
+    const char *backend;
+} common_opts;
+
+static int common(int argc, char **argv, int *i, common_opts *c, int *bad) {
+    if (!strcmp(argv[*i], "--threads") && *i + 1 < argc) {
+        long long v;
+        if (hb_parse_i64(argv[++*i], &v) || v < 1 || v > 4096) *bad = 1;
+        c->threads = (int)v;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--backend") && *i + 1 < argc) {
+        c->backend = argv[++*i];
+        return 1;
+    }
+    return 0;
+}
+
+static hb_ops *open_ops(const common_opts *c, hb_err *err) {
+    hb_ops_opts oo = {.threads = c->threads};
+    return hb_ops_open(c->backend ? c->backend : "cpu", &oo, err);
+}
+
+static int cmd_init(int argc, char **argv) {
+    hb_init_opts o = {.dtype = HB_ST_F32, .seed = 42};
+    common_opts c = {0};
+    int bad = 0;
+    for (int i = 2; i < argc && !bad; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (common(argc, argv, &i, &c, &bad)) continue;
+        if (!v) return usage("missing value after the last option");
+        i++;
+        if (!strcmp(a, "--preset")) o.preset = v;
+        else if (!strcmp(a, "--config")) o.config = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o.out_dir = v;
+        else if (!strcmp(a, "--clip")) o.clip = v;
+        else if (!strcmp(a, "--llama")) o.llama = v;
+        else if (!strcmp(a, "--seed") && !hb_parse_i64(v, &n) && n >= 0) o.seed = (uint64_t)n;
+        else if (!strcmp(a, "--dtype") && (!strcmp(v, "f32") || !strcmp(v, "bf16")))
+            o.dtype = v[0] == 'b' ? HB_ST_BF16 : HB_ST_F32;
+        else if (!strcmp(a, "--shard-size") && !hb_parse_i64(v, &n) && n > 0) o.max_shard_bytes = (uint64_t)n << 20;
+        else bad = 1;
+    }
+    if (bad) return usage("bad option or value");
+    if (!o.out_dir || (!o.preset == !o.config)) return usage("init needs -o DIR and one of --preset or --config");
+    hb_err err;
+    hb_err_clear(&err);
+    hb_ops *ops = open_ops(&c, &err);
+    if (!ops) return fail(&err);
+    hb_buf sum = {0};
+    int rc = hb_train_init(ops, &o, &sum, &err);
+    hb_ops_close(ops);
+    if (rc) {
+        hb_buf_free(&sum);
+        return fail(&err);
+    }
+    fputs(hb_buf_cstr(&sum), stdout);
+    hb_buf_free(&sum);
+    return 0;
+}
+
+static int cmd_debug(int argc, char **argv) {
+    const char *ckpt = NULL, *stage_s = NULL, *batch = NULL, *out = NULL;
+    common_opts c = {0};
+    int bad = 0;
+    for (int i = 2; i < argc && !bad; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (common(argc, argv, &i, &c, &bad)) continue;
+        if (!v) return usage("missing value after the last option");
+        i++;
+        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--stage")) stage_s = v;
+        else if (!strcmp(a, "--batch")) batch = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else bad = 1;
+    }
+    if (bad || !ckpt || !stage_s || !batch || !out)
+        return usage("debug needs --checkpoint, --stage, --batch and --out");
+    hb_err err;
+    hb_err_clear(&err);
+    hb_stage stage;
+    if (hb_stage_parse(stage_s, &stage, &err)) return usage(err.reason);
+    hb_ops *ops = open_ops(&c, &err);
+    if (!ops) return fail(&err);
+    hb_buf sum = {0};
+    int rc = hb_train_debug(ops, ckpt, stage, batch, out, &sum, &err);
+    hb_ops_close(ops);
+    if (rc) {
+        hb_buf_free(&sum);
+        return fail(&err);
+    }
+    fputs(hb_buf_cstr(&sum), stdout);
+    hb_buf_free(&sum);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "init")) return cmd_init(argc, argv);
+    if (!strcmp(argv[1], "debug")) return cmd_debug(argc, argv);
+    return usage("unknown subcommand");
+}
