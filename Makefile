@@ -23,7 +23,7 @@ ifeq ($(SAN),1)
   BIN   := build-san/bin
 endif
 
-PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libpng zlib
+PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libjpeg libpng zlib
 CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -fopenmp -I. -Ilib -MMD -MP \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
