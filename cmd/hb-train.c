@@ -204,7 +204,7 @@ static int cmd_train(int argc, char **argv) {
     char *plot = hb_path_join(c.run_dir, "loss.svg");
     printf("%s after step %lld (loss %.4f); %lld step(s) skipped\n", r.interrupted ? "stopped" : "finished",
            (long long)r.last_step, r.final_loss, (long long)r.skipped);
-    if (r.last_checkpoint[0]) printf("checkpoint: %s\n", r.last_checkpoint);
+    if (r.last_checkpoint[0]) printf("last checkpoint: %s\n", r.last_checkpoint);
     printf("loss plot: %s\n", plot);
     free(plot);
     return 0;

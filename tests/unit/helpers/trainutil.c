@@ -66,7 +66,10 @@ int tt_identity_plan(const char *path, const char *shards_ref, int n_shards, con
 char *tt_fixture(const char *rel) {
     char buf[512];
     snprintf(buf, sizeof buf, "tests/fixtures/train/%s", rel);
-    return tu_repo(buf);
+    char *p = tu_repo(buf), *abs = realpath(p, NULL); /* absolute: the CLI tests run in another directory */
+    if (!abs) return p;
+    free(p);
+    return abs;
 }
 
 /* Writes the samples (n_shards files, consecutive ranges) and the plan. */
