@@ -38,7 +38,7 @@ typedef struct {
 struct hb_loader {
     hb_loader_opts o;
     hb_mix_plan *plan;
-    char *shards_dir, *images_dir;
+    char *plan_path, *shards_dir, *images_dir;
     size_t n_shards;
     hb_shard **shards;
     hb_imgstore *store; /* NULL when absent (then store_err says why, reported when an image is needed) */
@@ -191,6 +191,8 @@ int hb_loader_open(hb_loader **out, const hb_loader_opts *o, hb_err *err) {
                           (long long)o->max_tokens);
     hb_loader *L = hb_xcalloc(1, sizeof *L);
     L->o = *o;
+    L->o.plan = L->plan_path = hb_xstrdup(o->plan); /* the caller's strings need not outlive the call */
+    L->o.shards = L->o.images = NULL;
     L->pix_per_image = 3 * (int64_t)o->image_size * o->image_size;
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
@@ -483,7 +485,7 @@ void hb_loader_close(hb_loader *L) {
     free(L->shards);
     hb_imgstore_close(L->store);
     hb_mix_plan_close(L->plan);
-    free(L->shards_dir), free(L->images_dir);
+    free(L->plan_path), free(L->shards_dir), free(L->images_dir);
     free(L->st_ids), free(L->st_labels), free(L->st_hashes), free(L->hwc);
     hb_arena_free(&L->sample_arena);
     pthread_mutex_destroy(&L->mu);

@@ -61,7 +61,11 @@ static int init_model_dir(run_t *r, hb_err *err) {
                            .seed = (uint64_t)c->seed,
                            .dtype = HB_ST_F32};
         hb_buf sum = {0};
-        rc = hb_train_init(r->ops, &io, &sum, err);
+        /* its own backend context: the arenas of the model it builds are released when it closes */
+        hb_ops_opts oo = {.threads = (int)c->threads, .deterministic = 1};
+        hb_ops *ops = hb_ops_open(c->backend, &oo, err);
+        rc = ops ? hb_train_init(ops, &io, &sum, err) : err ? (int)err->code : HB_EINTERNAL;
+        hb_ops_close(ops);
         if (!rc && r->o->progress) fputs(hb_buf_cstr(&sum), r->o->progress);
         hb_buf_free(&sum);
     }

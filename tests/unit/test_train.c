@@ -9,6 +9,7 @@
 
 #include "helpers/testutil.h"
 #include "helpers/trainutil.h"
+#include "model/config.h"
 #include "model/loader.h"
 #include "model/trainer.h"
 #include "recipe/yaml.h"
@@ -392,4 +393,35 @@ Test(train_loader, missing_images_and_vocabulary_errors_name_the_sample, .timeou
               e.reason);
     tu_rmtree(d);
     free(d);
+}
+
+/* ---- the shipped files ---- */
+Test(train_cfg, demo_config_and_docs) {
+    char *p = tu_repo("examples/train/demo.yaml"), *m = tu_repo("examples/train/tiny-224.json");
+    hb_trainer_cfg c;
+    hb_trainer_cfg_defaults(&c);
+    hb_err e;
+    cr_assert_eq(hb_trainer_cfg_load(&c, p, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_trainer_cfg_finish(&c, &e), 0, "%s", e.reason);
+    cr_assert(strstr(c.data_plan, "demo-out/shards/mix-demo/plan.hbmix"), "%s", c.data_plan);
+    cr_assert(strstr(c.model_init, "examples/train/tiny-224.json"), "%s", c.model_init);
+    hb_model_cfg mc;
+    cr_assert_eq(hb_config_load(m, &mc, &e), 0, "%s", e.reason);
+    /* the demo recipe's shape: 224 px, 144 visual tokens, the LLaMA vocabulary */
+    cr_assert_eq(mc.vision.image_size, 224);
+    cr_assert_eq(hb_config_visual_tokens(&mc), 144);
+    cr_assert_eq(mc.text.vocab_size, 32000);
+    /* docs/training.md documents every field */
+    char *doc = tu_repo("docs/training.md");
+    size_t len;
+    char *t = (char *)tu_read(doc, &len);
+    cr_assert_not_null(t);
+    int n;
+    const hb_trainer_field *f = hb_trainer_cfg_fields(&n);
+    for (int i = 0; i < n; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "| `%s` |", f[i].name);
+        cr_assert(strstr(t, want), "docs/training.md has no row for %s", f[i].name);
+    }
+    free(t), free(doc), free(p), free(m);
 }
