@@ -14,6 +14,11 @@ echo "first sample (hb-inspect dump, cut to 300 characters):"
 "$BIN/hb-inspect" dump "$OUT/example.hbs" > "$OUT/example.jsonl"
 head -n 1 "$OUT/example.jsonl" | cut -c1-300
 echo
+echo "== tokenizer: Honeybee's chunk-wise prompt encoding of a 1-turn VQA prompt (M = 4 image positions) =="
+TOK=../shared/fixtures/tokenizers/llama/tokenizer.json
+echo '"The following is a conversation between a curious human and AI assistant.\nHuman: <image>\nHuman: What color is the bus?\nAI: red"' \
+  | "$BIN/hb-tok" prompt --tokenizer "$TOK" --visual-tokens 4 --max-length 1023
+echo
 echo "== templates: lint every shipped set, then render one VQAv2 sample with two sets =="
 "$BIN/hb-prep" lint-templates templates/*.yaml
 line='{"id":"vqav2/demo","image":true,"examples":[{"question":"What color is the bus?","answer":"red"},{"question":"How many people are there?","answer":"2"}]}'

@@ -190,7 +190,15 @@ typedef struct {
     uint64_t seed, key, ctr;
 } hb_rng;
 
-uint64_t hb_mix64(uint64_t x);
+/* SplitMix64's finaliser: a bijection with full avalanche (inline: hb-mix's permutations call it per position). */
+static inline uint64_t hb_mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
 hb_rng hb_rng_make(uint64_t seed, uint64_t key);
 hb_rng hb_rng_for(uint64_t seed, const char *domain, const char *id); /* key = hash(domain "\0" id) */
 uint64_t hb_rng_u64(hb_rng *r);

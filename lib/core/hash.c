@@ -65,17 +65,8 @@ void hb_hasher_free(hb_hasher *h) {
 }
 
 /* ---- RNG: output = mix(mix(seed ^ mix(key)) + ctr * golden) ----
- * SplitMix64's finaliser is a bijection with full avalanche; composing it over (seed, key, ctr) gives independent
- * looking streams per key with no state beyond the counter. */
-uint64_t hb_mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
+ * Composing SplitMix64's finaliser (hb_mix64, core.h) over (seed, key, ctr) gives independent-looking streams per
+ * key with no state beyond the counter. */
 hb_rng hb_rng_make(uint64_t seed, uint64_t key) {
     hb_rng r = {hb_mix64(seed ^ hb_mix64(key + 0x9e3779b97f4a7c15ULL)), key, 0};
     return r;

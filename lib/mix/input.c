@@ -214,7 +214,9 @@ int hb_mix_input_open(hb_mix_input *in, const char *dir, const char *const *name
             }
             code = hb_err_set(err, HB_ENOTFOUND, dir, HB_NOPOS, HB_NOPOS,
                               "source '%s' has no shards here (sources present: %s); compile it with hb-prep or "
-                              "remove it from mix.sources", names[k], b.len ? hb_buf_cstr(&b) : "none");
+                              "remove it from mix.sources%s", names[k], b.len ? hb_buf_cstr(&b) : "none",
+                              from_manifest ? "" : " (no manifest.json: each shard counts as the source of its "
+                                                   "first record)");
             hb_buf_free(&b);
         }
     }

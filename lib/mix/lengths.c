@@ -11,8 +11,9 @@
  *   32+12n  8     XXH3-64 (seed 0) of bytes [0, 32 + 12n)
  *
  * A cache file that is missing, truncated or fails any check is rebuilt from the shard (atomically). Scanning reads
- * only the counts of each record (a bounds-checked walk over the record layout of docs/shard-format.md), checks the
- * record's source against the manifest and the sums against the manifest totals.
+ * only the counts of each record (a bounds-checked walk over the record layout of docs/shard-format.md: structure and
+ * counts, not every token and mask value, which hb-inspect verify checks), checks the record's source against the
+ * manifest and the sums against the manifest totals.
  *
  * Dependencies: mix/mix.h (hb_mix_input), shard/shard.h (hb_shard_open, hb_shard_get), core/core.h (hb_err,
  * hb_write_file_atomic, hb_progress, hashing), <sys/mman.h> <sys/stat.h> <fcntl.h> (mapping cache files), <omp.h>. */
@@ -90,9 +91,14 @@ static int record_lengths(const uint8_t *p, size_t len, const char *source, uint
         why = "trailing bytes after the counts";
         goto bad;
     }
+    if (hb_le32(p + o) > ntok || hb_le32(p + o + 4) > ntok) {
+        why = "more supervised or image tokens than tokens";
+        goto bad;
+    }
     if (src_len != strlen(source) || memcmp(p + src_off, source, src_len))
         return hb_err_set(err, HB_EFORMAT, file, (long long)k, HB_NOPOS,
-                          "sample of source '%.*s' in a shard the manifest gives to '%s'", (int)src_len,
+                          "sample of source '%.*s' in a shard of source '%s' (hb-mix needs one source per shard; "
+                          "the manifest, else the shard's first record, names it)", (int)src_len,
                           (const char *)p + src_off, source);
     for (int b = 0; b < 4; b++) out[b] = (uint8_t)(ntok >> 8 * b);
     memcpy(out + 4, p + o, 8); /* n_supervised, n_image_tokens */
@@ -169,6 +175,19 @@ static int scan_shard(const char *dir, hb_mix_shard *sh, const char *source, hb_
     sh->lens = lens;
     sh->owns_lens = 1;
     return 0;
+}
+
+int hb_mix_input_save_lengths(const hb_mix_input *in, const char *cache_dir, hb_err *err) {
+    int code = 0;
+    for (size_t i = 0; i < in->n_shards && !code; i++) {
+        const hb_mix_shard *sh = &in->shards[i];
+        if (!sh->owns_lens || !sh->lens) continue;
+        if (!code) code = hb_mkdir_p(cache_dir, err);
+        char *p = cache_path(cache_dir, sh->xxh3);
+        if (!code) code = cache_write(p, sh, err);
+        free(p);
+    }
+    return code;
 }
 
 int hb_mix_input_lengths(hb_mix_input *in, const char *cache_dir, int write_cache, int jobs, hb_err *err) {

@@ -118,6 +118,10 @@ int hb_mix_input_open(hb_mix_input *in, const char *dir, const char *const *name
  * totals. When write_cache is 0 nothing is written. in->scanned counts samples read from shards. */
 int hb_mix_input_lengths(hb_mix_input *in, const char *cache_dir, int write_cache, int jobs, hb_err *err);
 
+/* Write the cache files of the shards whose lengths were scanned (not read from a cache) by an earlier
+ * hb_mix_input_lengths(..., write_cache = 0): how hb_mix_run defers every write until the plan has succeeded. */
+int hb_mix_input_save_lengths(const hb_mix_input *in, const char *cache_dir, hb_err *err);
+
 /* Build an input by hand (tests, benchmarks): add sources in order; lens (n x HB_MIX_LEN_BYTES, may be NULL) is
  * copied. Each call adds one shard; a new source starts when name differs from the previous call's. */
 void hb_mix_input_add(hb_mix_input *in, const char *source, const char *file, uint64_t n, uint64_t xxh3,

@@ -92,6 +92,8 @@ static int parse(hb_mix_plan *p, hb_err *err) {
     if (hb_hash64(m, p->size - 16, 0) != p->hash)
         return hb_err_set(err, HB_ECHECKSUM, p->path, HB_NOPOS, HB_NOPOS, "mix plan hash does not match its contents");
     size_t o = 68, end = p->header_size;
+    if ((uint64_t)p->n_sources * 18 + (uint64_t)p->n_shards * 22 > end) /* smallest records: bound before allocating */
+        return bad(p, 48, "more sources or shards than the header can hold", err);
     if (!(p->shards_dir = take_str(m, &o, end, 4))) return bad(p, (long long)o, "shards directory", err);
     p->sources = hb_xcalloc(p->n_sources + 1, sizeof *p->sources);
     p->shards = hb_xcalloc(p->n_shards + 1, sizeof *p->shards);

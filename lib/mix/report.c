@@ -5,6 +5,7 @@
  * Dependencies: mix/mix.h (spec, input, result), core/core.h (hb_buf, hb_fmt_count, hb_hash64_hex). */
 #include "mix/mix.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,9 @@ static void headline(const hb_mix_spec *spec, const hb_mix_result *res, hb_buf *
     char c1[32], c2[32];
     hb_buf_printf(b, "mix %s: %s samples", spec->name, count(res->samples, c1));
     if (spec->pack) hb_buf_printf(b, " packed into %s sequences", count(res->sequences, c2));
-    hb_buf_printf(b, ", weights by %s (%s), seed %llu", hb_mix_unit_name(spec->unit), hb_mix_kind_name(spec->kind),
-                  (unsigned long long)spec->seed);
+    if (spec->kind == HB_MIX_REPEAT) hb_buf_puts(b, " (repeats: passes over each source)");
+    else hb_buf_printf(b, " (%s in %s)", spec->kind == HB_MIX_WEIGHT ? "weights" : "counts", hb_mix_unit_name(spec->unit));
+    hb_buf_printf(b, ", seed %llu", (unsigned long long)spec->seed);
     if (spec->batch) {
         uint64_t nb = (res->sequences + spec->batch - 1) / spec->batch;
         hb_buf_printf(b, ", %s global batches of %llu", count(nb, c1), (unsigned long long)spec->batch);
@@ -33,7 +35,7 @@ static void headline(const hb_mix_spec *spec, const hb_mix_result *res, hb_buf *
 
 static void footer(const hb_mix_spec *spec, const hb_mix_input *in, const hb_mix_result *res, hb_buf *b, int md) {
     const char *li = md ? "- " : "";
-    hb_buf_printf(b, "%smax prefix deviation: %.3f samples (bound: %s)\n", li, res->max_prefix_dev,
+    hb_buf_printf(b, "%smax prefix deviation: %.3f samples (bound: %s)\n", li, floor(res->max_prefix_dev * 1000) / 1000,
                   spec->balance == HB_MIX_BALANCE_BATCH ? "< 3; every full batch holds floor or ceil of each share"
                                                         : "< 1");
     if (spec->pack) {

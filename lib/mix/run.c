@@ -1,6 +1,7 @@
 /* lib/mix/run — what `hb-mix RECIPE` does, start to finish: spec, shards, lengths (cached), solve, generate, and the
- * reports next to the plan. Every check on the inputs runs before the first byte is written; the outputs are atomic
- * files, so a failed run leaves a previous plan intact.
+ * reports next to the plan. Nothing is written before every input has been read and checked and the counts are
+ * solved (even new lengths-cache files wait for the plan); outputs are atomic files, so a failed run leaves a previous
+ * plan intact.
  *
  * Outputs in the plan directory (mix.output, else <shards>/mix-<name>):
  *   plan.hbmix   the plan (docs/mix-plan.md §1)         table.json / table.md   the realised table
@@ -119,7 +120,7 @@ int hb_mix_run(const hb_mix_opts *o, FILE *out, hb_err *err) {
             code = hb_err_set(err, HB_EUNSUPPORTED, o->recipe, HB_NOPOS, HB_NOPOS, "source or shard name too long");
     if (code) goto done;
     cache = hb_path_join(out_dir, "lengths");
-    if ((code = hb_mix_input_lengths(&in, cache, !o->dry_run, o->jobs, err))) goto done;
+    if ((code = hb_mix_input_lengths(&in, cache, 0, o->jobs, err))) goto done; /* cache files: written at the end */
     if ((code = hb_mix_solve(&spec, &in, &res, err))) goto done;
     ref = rel_path(out_dir, shards);
     if (!o->dry_run) {
@@ -129,7 +130,8 @@ int hb_mix_run(const hb_mix_opts *o, FILE *out, hb_err *err) {
     if ((code = hb_mix_generate(&spec, &in, &res, plan, ref, o->jobs, err))) goto done;
     if (out) hb_mix_report_text(&spec, &in, &res, out);
     if (!o->dry_run) {
-        if ((code = write_reports(&spec, &in, &res, out_dir, err))) goto done;
+        if ((code = write_reports(&spec, &in, &res, out_dir, err)) || (code = hb_mix_input_save_lengths(&in, cache, err)))
+            goto done;
         prune_cache(cache, &in);
         if (out) fprintf(out, "wrote %s (and table.json, table.md)\n", plan);
     } else if (out) {

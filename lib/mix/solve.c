@@ -99,6 +99,10 @@ int hb_mix_solve(const hb_mix_spec *spec, const hb_mix_input *in, hb_mix_result 
     if (in->n_sources != spec->n)
         return hb_err_set(err, HB_EINVAL, spec->recipe, HB_NOPOS, HB_NOPOS, "input has %zu sources, the mix %zu",
                           in->n_sources, spec->n);
+    for (size_t i = 0; i < in->n_shards; i++)
+        if (!in->shards[i].lens && in->shards[i].n)
+            return hb_err_set(err, HB_EINVAL, in->shards[i].file, HB_NOPOS, HB_NOPOS,
+                              "per-sample lengths are not loaded (hb_mix_input_lengths)");
     size_t n = spec->n;
     hb_mix_unit unit = spec->unit;
     double *w = hb_xcalloc(n, sizeof *w), W = 0;

@@ -6,6 +6,8 @@
 #include "mix/mix.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +24,14 @@ static char *resolve(const char *base_dir, const char *p) {
     return hb_path_join(base_dir, p);
 }
 
-static int bad(hb_err *err, const char *file, const char *fmt, const char *a, const char *b) {
-    return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, fmt, a, b);
+static int bad(hb_err *err, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(hb_err *err, const char *file, const char *fmt, ...) {
+    char reason[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s", reason);
 }
 
 static int get_u64(const cJSON *obj, const char *key, const char *file, const char *path, uint64_t *out, int positive,
@@ -44,14 +52,14 @@ static int parse_want(const cJSON *v, const char *file, hb_mix_want *w, hb_mix_k
     snprintf(path, sizeof path, "mix.sources.%s", w->name);
     static const char *const known[] = {"weight", "repeat", "count", NULL};
     if (!cJSON_IsObject(v))
-        return bad(err, file, "%s: expected a mapping such as {weight: 0.1}, {repeat: 2} or {count: 5000}%s", path, "");
+        return bad(err, file, "%s: expected a mapping such as {weight: 0.1}, {repeat: 2} or {count: 5000}", path);
     int code = hb_cfg_known_keys(v, known, file, path, err);
     if (code) return code;
     int found = 0;
     for (int k = 0; k < 3; k++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, KINDS[k]);
         if (!x) continue;
-        if (found++) return bad(err, file, "%s: give exactly one of weight, repeat or count%s", path, "");
+        if (found++) return bad(err, file, "%s: give exactly one of weight, repeat or count", path);
         *kind = (hb_mix_kind)k;
         if (k == HB_MIX_WEIGHT && cJSON_IsString(x) && !strcmp(x->valuestring, "size")) {
             w->by_size = 1;
@@ -68,7 +76,7 @@ static int parse_want(const cJSON *v, const char *file, hb_mix_want *w, hb_mix_k
             return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s.count: %g is not a whole number", path,
                               w->value);
     }
-    if (!found) return bad(err, file, "%s: give one of weight, repeat or count%s", path, "");
+    if (!found) return bad(err, file, "%s: give one of weight, repeat or count", path);
     return 0;
 }
 
@@ -85,16 +93,16 @@ static int parse_pack(const cJSON *mix, const char *file, hb_mix_spec *s, hb_err
             (code = get_u64(p, "window", file, "mix.pack", &w, 1, err)))
             return code;
         if (t > UINT32_MAX || w > 4096)
-            return bad(err, file, "mix.pack: max_tokens must fit 32 bits and window be at most 4096%s%s", "", "");
+            return bad(err, file, "mix.pack: max_tokens must fit 32 bits and window be at most 4096");
         s->pack = 1;
         if (t) s->pack_tokens = (uint32_t)t;
         if (w) s->pack_window = (uint32_t)w;
     } else {
-        return bad(err, file, "mix.pack: expected true/false or a mapping {max_tokens, window}%s%s", "", "");
+        return bad(err, file, "mix.pack: expected true/false or a mapping {max_tokens, window}");
     }
     if (s->pack && !s->pack_tokens) {
         if (!s->max_length)
-            return bad(err, file, "mix.pack: needs max_tokens (or the recipe's max_length)%s%s", "", "");
+            return bad(err, file, "mix.pack: needs max_tokens (or the recipe's max_length)");
         s->pack_tokens = s->max_length + 1; /* max_length excludes BOS (spec-data.md §4.2) */
     }
     return 0;
@@ -109,27 +117,26 @@ static int check_kinds(const cJSON *mix, const char *file, hb_mix_spec *s, hb_er
         sum += s->want[i].value;
     }
     if (any_size && any_num)
-        return bad(err, file, "mix.sources: `weight: size` cannot be mixed with numeric weights%s%s", "", "");
+        return bad(err, file, "mix.sources: `weight: size` cannot be mixed with numeric weights");
     if (!any_size && sum <= 0)
-        return bad(err, file, "mix.sources: every %s is zero: the stream would be empty%s", KINDS[s->kind], "");
-    if (s->size_cap && !any_size) return bad(err, file, "mix.size_cap: only applies to `weight: size`%s%s", "", "");
+        return bad(err, file, "mix.sources: every %s is zero: the stream would be empty", KINDS[s->kind]);
+    if (s->size_cap && !any_size) return bad(err, file, "mix.size_cap: only applies to `weight: size`");
     int has_total = cJSON_GetObjectItemCaseSensitive(mix, "total") != NULL;
     int has_steps = cJSON_GetObjectItemCaseSensitive(mix, "steps") != NULL;
     if (s->kind == HB_MIX_WEIGHT) {
-        if (has_total && has_steps) return bad(err, file, "mix: give total or steps, not both%s%s", "", "");
+        if (has_total && has_steps) return bad(err, file, "mix: give total or steps, not both");
         if (!has_total && !has_steps)
-            return bad(err, file, "mix: weights need the stream length: total (in %s) or steps (x batch_size)%s",
-                       UNITS[s->unit], "");
-        if (has_steps && !s->batch) return bad(err, file, "mix.steps: needs batch_size%s%s", "", "");
+            return bad(err, file, "mix: weights need the stream length: total (in %s) or steps (x batch_size)",
+                       UNITS[s->unit]);
+        if (has_steps && !s->batch) return bad(err, file, "mix.steps: needs batch_size");
     } else if (has_total || has_steps) {
-        return bad(err, file, "mix: total and steps only apply to weights; with %s the stream length follows%s",
-                   KINDS[s->kind], " from the sources");
+        return bad(err, file, "mix: total and steps only apply to weights; with %s the stream length follows from "
+                   "the sources", KINDS[s->kind]);
     }
     if (s->balance == HB_MIX_BALANCE_BATCH && !s->batch)
-        return bad(err, file, "mix.balance: batch needs batch_size%s%s", "", "");
+        return bad(err, file, "mix.balance: batch needs batch_size");
     if (s->balance == HB_MIX_BALANCE_BATCH && s->pack)
-        return bad(err, file, "mix: balance: batch counts samples per batch and cannot be combined with pack%s%s", "",
-                   "");
+        return bad(err, file, "mix: balance: batch counts samples per batch and cannot be combined with pack");
     return 0;
 }
 
@@ -141,7 +148,7 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
     long long seed = 0, max_length = 0;
     const cJSON *mix = cJSON_IsObject(recipe) ? cJSON_GetObjectItemCaseSensitive(recipe, "mix") : NULL;
     if (!cJSON_IsObject(recipe)) {
-        code = bad(err, file, "a recipe is a mapping (name, seed, ..., sources, mix)%s%s", "", "");
+        code = bad(err, file, "a recipe is a mapping (name, seed, ..., sources, mix)");
         goto fail;
     }
     if ((code = hb_cfg_str(recipe, "name", 0, file, "", &name, err)) ||
@@ -150,11 +157,11 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
         (code = hb_cfg_int(recipe, "max_length", 0, file, "", &max_length, err)))
         goto fail;
     if (seed < 0 || max_length < 0 || max_length > (long long)UINT32_MAX - 1) {
-        code = bad(err, file, "seed and max_length must be non-negative integers%s%s", "", "");
+        code = bad(err, file, "seed and max_length must be non-negative integers");
         goto fail;
     }
     if (!cJSON_IsObject(mix)) {
-        code = bad(err, file, "mix: %s (docs/recipes.md)%s", mix ? "expected a mapping" : "the recipe has no mix section", "");
+        code = bad(err, file, "mix: %s (docs/recipes.md)", mix ? "expected a mapping" : "the recipe has no mix section");
         goto fail;
     }
     static const char *const known[] = {"unit", "total", "steps", "batch_size", "balance", "size_cap", "pack", "output",
@@ -170,7 +177,7 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
         (code = get_u64(mix, "size_cap", file, "mix", &s->size_cap, 1, err)))
         goto fail;
     if (seed < 0) {
-        code = bad(err, file, "mix.seed: must be a non-negative integer%s%s", "", "");
+        code = bad(err, file, "mix.seed: must be a non-negative integer");
         goto fail;
     }
     s->seed = (uint64_t)seed;
@@ -180,12 +187,12 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
     for (int k = 0; k < 4; k++)
         if (!strcmp(unit, UNITS[k])) u = k;
     if (u < 0) {
-        code = bad(err, file, "mix.unit: '%s' is not one of samples, tokens, supervised_tokens, image_tokens%s", unit, "");
+        code = bad(err, file, "mix.unit: '%s' is not one of samples, tokens, supervised_tokens, image_tokens", unit);
         goto fail;
     }
     s->unit = (hb_mix_unit)u;
     if (strcmp(balance, "prefix") && strcmp(balance, "batch")) {
-        code = bad(err, file, "mix.balance: '%s' is not prefix or batch%s", balance, "");
+        code = bad(err, file, "mix.balance: '%s' is not prefix or batch", balance);
         goto fail;
     }
     s->balance = strcmp(balance, "batch") ? HB_MIX_BALANCE_PREFIX : HB_MIX_BALANCE_BATCH;
@@ -198,7 +205,7 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
     }
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(mix, "sources");
     if (!cJSON_IsObject(ms) || cJSON_GetArraySize(ms) == 0) {
-        code = bad(err, file, "mix.sources: expected a mapping from source name to {weight|repeat|count}%s%s", "", "");
+        code = bad(err, file, "mix.sources: expected a mapping from source name to {weight|repeat|count}");
         goto fail;
     }
     s->want = hb_xcalloc((size_t)cJSON_GetArraySize(ms), sizeof *s->want);
@@ -231,6 +238,10 @@ int hb_mix_spec_parse(const cJSON *recipe, const char *file, const char *base_di
         s->kind = kind;
     }
     if ((code = check_kinds(mix, file, s, err))) goto fail;
+    if (s->steps && s->batch > UINT64_MAX / 2 / s->steps) {
+        code = bad(err, file, "mix: steps x batch_size is too large");
+        goto fail;
+    }
     if (s->steps) s->total = s->steps * s->batch;
 
     if (name) s->name = hb_xstrdup(name);

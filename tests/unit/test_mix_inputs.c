@@ -239,6 +239,12 @@ Test(mix_inputs, bad_inputs_write_nothing_and_keep_the_previous_plan) {
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: -1}}\n", HB_EFORMAT, "is not allowed");
     expect_fail(d, "mix:\n  unit: image_tokens\n  total: 300\n  sources: {vqav2: {weight: 1}, textchat: {weight: 1}}\n",
                 HB_EINVAL, "textchat: the source has no image_tokens");
+    /* a failure found after reading every length still writes nothing, not even the lengths cache */
+    cr_assert_neq(tu_mix_run(d, "fresh", "mix:\n  unit: image_tokens\n  total: 9\n  sources: {textchat: {weight: 1}}\n", 2,
+                             0, &e), 0);
+    char *fresh = hb_path_join(d, "shards/mix-fresh");
+    cr_assert(!hb_path_exists(fresh), "a failed run created %s", fresh);
+    free(fresh);
     char *sd = hb_path_join(d, "shards"), *victim = hb_path_join(sd, "gqa-00001.hbs"), *moved = hb_path_join(d, "moved.hbs");
     cr_assert_eq(rename(victim, moved), 0);
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: 1}, gqa: {weight: 1}}\n", HB_ENOTFOUND, "gqa-00001.hbs");
@@ -260,7 +266,7 @@ Test(mix_inputs, bad_inputs_write_nothing_and_keep_the_previous_plan) {
     cr_assert_eq(hb_manifest_write(&m, sd, &e), 0);
     hb_manifest_free(&m);
     expect_fail(d, "mix:\n  total: 300\n  sources: {vqav2: {weight: 1}, ocrvqa: {weight: 1}}\n", HB_EFORMAT,
-                "sample of source 'vqav2' in a shard the manifest gives to 'ocrvqa'");
+                "sample of source 'vqav2' in a shard of source 'ocrvqa'");
     uint8_t *after = tu_read(plan, &n);
     cr_assert(n == n0 && !memcmp(before, after, n), "the previous plan changed");
     free(before), free(after);
@@ -278,6 +284,67 @@ Test(mix_inputs, stale_cache_files_are_pruned) {
     cr_assert_eq(tu_mix_run(d, "p", "mix:\n  total: 100\n  sources: {gqa: {weight: 1}}\n", 2, 0, &e), 0);
     cr_assert_eq(count_files(cache, ".hblen"), 2);
     free(cache);
+    tu_rmtree(d);
+    free(d);
+}
+
+/* The length reader walks each record's layout itself: every truncation of a valid record, a trailing byte and
+ * unknown flags must fail with the shard and record named, like the full decoder does. */
+static int scan_one(const char *sd, const uint8_t *rec, size_t len, hb_err *e) {
+    char *path = hb_path_join(sd, "a-00000.hbs");
+    hb_shard_writer *w;
+    hb_shard_info info;
+    cr_assert_eq(hb_shard_writer_open(&w, path, HB_SCHEMA_SAMPLE, NULL, e), 0);
+    cr_assert_eq(hb_shard_writer_add(w, rec, len, e), 0);
+    cr_assert_eq(hb_shard_writer_close(w, &info, e), 0);
+    hb_manifest m = {0};
+    m.tool = hb_xstrdup("test");
+    m.recipe_hash = hb_xstrdup("");
+    hb_manifest_shard sh = {"a-00000.hbs", "a", HB_SCHEMA_SAMPLE, 1, 0, 0, 0, info.bytes, info.xxh3};
+    hb_manifest_add(&m, &sh);
+    cr_assert_eq(hb_manifest_write(&m, sd, e), 0);
+    hb_manifest_free(&m);
+    const char *names[1] = {"a"};
+    hb_mix_input in;
+    int code = hb_mix_input_open(&in, sd, names, 1, e);
+    cr_assert_eq(code, 0, "%s", e->reason);
+    code = hb_mix_input_lengths(&in, NULL, 0, 1, e);
+    hb_mix_input_free(&in);
+    free(path);
+    return code;
+}
+
+Test(mix_inputs, malformed_records_are_reported) {
+    char *d = tu_mkdtemp(), *sd = hb_path_join(d, "shards");
+    hb_err e;
+    cr_assert_eq(hb_mkdir_p(sd, &e), 0);
+    hb_arena a;
+    hb_arena_init(&a, 0);
+    hb_sample s;
+    tu_mix_sample(&a, "a", 3, 12, 2, 4, &s);
+    hb_buf b = {0};
+    hb_sample_encode(&s, &b);
+    hb_sample dec;
+    for (size_t cut = 0; cut < b.len; cut++) {
+        cr_assert_neq(hb_sample_decode(b.data, cut, &dec, &a, &e), 0); /* the decoder agrees it is malformed */
+        int code = scan_one(sd, b.data, cut, &e);
+        cr_assert_eq(code, HB_EFORMAT, "cut at %zu: %s", cut, e.reason);
+        cr_assert_eq(e.record, 0);
+        cr_assert(strstr(e.file, "a-00000.hbs"));
+    }
+    hb_buf_putc(&b, 0);
+    cr_assert_eq(scan_one(sd, b.data, b.len, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "trailing bytes"), "%s", e.reason);
+    b.len--;
+    b.data[0] = 1;
+    cr_assert_eq(scan_one(sd, b.data, b.len, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "flags"), "%s", e.reason);
+    b.data[0] = 0; /* intact again: the manifest's zero totals now disagree with the record */
+    cr_assert_eq(scan_one(sd, b.data, b.len, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "rerun hb-prep"), "%s", e.reason);
+    hb_buf_free(&b);
+    hb_arena_free(&a);
+    free(sd);
     tu_rmtree(d);
     free(d);
 }
