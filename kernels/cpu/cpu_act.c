@@ -34,55 +34,28 @@ float hb_cpu_dact1(float x, hb_act act) {
     }
 }
 
+/* Elementwise work in chunks of 16 Ki elements: parallel over chunks, each a vector loop (cpu_simd.c). */
+#define CHUNK 16384
+
 void hb_cpu_act_fwd(hb_ops *o, T_ y, T_ x, int64_t n, hb_act act) {
     float *py = F(y);
     const float *px = F(x);
-    int nt = hb_cpu_nt(o, n * 8);
-    switch (act) { /* one loop per activation so each vectorises */
-    case HB_ACT_SILU:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) py[i] = px[i] * hb_cpu_sigmoid(px[i]);
-        break;
-    case HB_ACT_QUICK_GELU:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) py[i] = px[i] * hb_cpu_sigmoid(QG * px[i]);
-        break;
-    case HB_ACT_RELU:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) py[i] = px[i] > 0 ? px[i] : 0.0f;
-        break;
-    default:
-        if (py != px) memmove(py, px, (size_t)n * 4);
+    int64_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(hb_cpu_nt(o, n * 8)) schedule(static)
+    for (int64_t k = 0; k < nc; k++) {
+        int64_t a = k * CHUNK, w = n - a < CHUNK ? n - a : CHUNK;
+        hb_cpu_vact(py + a, px + a, w, act);
     }
 }
 
 void hb_cpu_act_bwd(hb_ops *o, T_ d_x, T_ d_y, T_ x, int64_t n, hb_act act, int acc) {
     float *dx = F(d_x);
     const float *dy = F(d_y), *px = F(x);
-    int nt = hb_cpu_nt(o, n * 8);
-    switch (act) {
-    case HB_ACT_SILU:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float s = hb_cpu_sigmoid(px[i]);
-            float g = dy[i] * (s * (1.0f + px[i] * (1.0f - s)));
-            dx[i] = acc ? dx[i] + g : g;
-        }
-        break;
-    case HB_ACT_QUICK_GELU:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float s = hb_cpu_sigmoid(QG * px[i]);
-            float g = dy[i] * (s + QG * px[i] * s * (1.0f - s));
-            dx[i] = acc ? dx[i] + g : g;
-        }
-        break;
-    default:
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float g = dy[i] * hb_cpu_dact1(px[i], act);
-            dx[i] = acc ? dx[i] + g : g;
-        }
+    int64_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(hb_cpu_nt(o, n * 8)) schedule(static)
+    for (int64_t k = 0; k < nc; k++) {
+        int64_t a = k * CHUNK, w = n - a < CHUNK ? n - a : CHUNK;
+        hb_cpu_vdact(dx + a, dy + a, px + a, w, act, acc);
     }
 }
 
@@ -90,24 +63,13 @@ void hb_cpu_swiglu_fwd(hb_ops *o, T_ m, T_ ab, int64_t rows, int64_t I) {
     float *pm = F(m);
     const float *pab = F(ab);
 #pragma omp parallel for num_threads(hb_cpu_nt(o, rows * I * 8)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = pab + r * 2 * I, *b = a + I;
-        float *out = pm + r * I;
-        for (int64_t j = 0; j < I; j++) out[j] = a[j] * hb_cpu_sigmoid(a[j]) * b[j];
-    }
+    for (int64_t r = 0; r < rows; r++) hb_cpu_vswiglu(pm + r * I, pab + r * 2 * I, pab + r * 2 * I + I, I);
 }
 
 void hb_cpu_swiglu_bwd(hb_ops *o, T_ d_ab, T_ d_m, T_ ab, int64_t rows, int64_t I) {
     float *pd = F(d_ab);
     const float *pdm = F(d_m), *pab = F(ab);
 #pragma omp parallel for num_threads(hb_cpu_nt(o, rows * I * 8)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = pab + r * 2 * I, *b = a + I, *dm = pdm + r * I;
-        float *da = pd + r * 2 * I, *db = da + I;
-        for (int64_t j = 0; j < I; j++) {
-            float s = hb_cpu_sigmoid(a[j]);
-            db[j] = dm[j] * a[j] * s;
-            da[j] = dm[j] * b[j] * (s * (1.0f + a[j] * (1.0f - s)));
-        }
-    }
+    for (int64_t r = 0; r < rows; r++)
+        hb_cpu_vswiglu_grad(pd + r * 2 * I, pd + r * 2 * I + I, pdm + r * I, pab + r * 2 * I, pab + r * 2 * I + I, I);
 }

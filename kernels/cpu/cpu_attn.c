@@ -1,16 +1,18 @@
 /* kernels/cpu/cpu_attn.c — scaled-dot-product attention (causal or not, optional per-sequence lengths) over an
  * interleaved QKV buffer, and HF rotate-half RoPE, on the CPU.
  *
- * Attention, per (batch b, head h), query rows in blocks of QB (materialised, like the GPU reference path):
+ * Attention, per (batch b, head h), query rows in blocks (materialised, like the GPU reference path; causal: 128 rows,
+ * so little of the masked triangle is computed; otherwise up to 512, fewer and larger GEMMs):
  *   S = scale · Q_blk·Kᵀ            sgemm straight out of the QKV rows (leading dimension 3·H·D, no copies)
- *   mask j > i (causal) and j >= len; m = max_j S; l = Σ_j exp(S − m); lse = m + log l; P = exp(S − m)/l
- *   O_blk = P·V                     sgemm into out's head columns
+ *   mask j > i (causal) and j >= len; m = max_j S; E = exp(S − m); l = Σ_j E; lse = m + log l
+ *   O_blk = (E·V)/l                 sgemm into out's head columns, then each row scaled by 1/l (D < T: cheaper than P)
  * Backward, per (b, h), from the saved lse only (nothing else is stored):
  *   P = exp(S − lse);  dV += Pᵀ·dO;  dP = dO·Vᵀ;  Dᵢ = Σ_d dOᵢ·Oᵢ;  dS = P ⊙ (dP − Dᵢ) · scale;
  *   dQ_blk = dS·K;  dK += dSᵀ·Q_blk
  * Parallel over (b, h) pairs with OpenMP, each pair entirely on one thread with single-threaded sgemm calls (OpenBLAS
  * is switched to 1 thread around the region; concurrent single-threaded calls are how OpenBLAS supports threaded
- * callers): every pair's arithmetic is the same for any thread count. Workspace: 2 blocks of QB × T floats per thread.
+ * callers): every pair's arithmetic is the same for any thread count. Workspace: 2 blocks of rows × T floats per
+ * thread.
  *
  * RoPE (HF LlamaRotaryEmbedding + apply_rotary_pos_emb): for pair i < D/2, ang = pos·inv_freq[i] in fp32,
  *   y[i] = x[i]·cos − x[i+D/2]·sin;  y[i+D/2] = x[i+D/2]·cos + x[i]·sin;  backward rotates by −ang.
@@ -29,11 +31,12 @@
 #include <math.h>
 #include <omp.h>
 
-#define QB 128 /* query rows per block */
+/* Query rows per block: a function of the shape only (never of the thread count). */
+static int64_t qblock(int64_t T, int causal) { return causal ? 128 : (T < 512 ? T : 512); }
 
 int64_t hb_cpu_attn_workspace(hb_ops *o, int64_t B, int64_t T, int64_t H, int64_t D, int causal) {
-    (void)B, (void)H, (void)D, (void)causal;
-    return (int64_t)o->threads * 2 * QB * T * (int64_t)sizeof(float);
+    (void)B, (void)H, (void)D;
+    return (int64_t)o->threads * 2 * qblock(T, causal) * T * (int64_t)sizeof(float);
 }
 
 static int64_t seq_len(const int32_t *lens, int64_t b, int64_t T) {
@@ -62,28 +65,26 @@ static void attn_fwd_head(float *ws, float *out, float *lse, const float *qkv, i
     int64_t C = H * D, ld = 3 * C;
     const float *Q = qkv + h * D, *K = qkv + C + h * D, *V = qkv + 2 * C + h * D;
     float *O = out + h * D;
+    int64_t QB = qblock(T, causal);
     for (int64_t i0 = 0; i0 < len; i0 += QB) {
         int64_t qb = len - i0 < QB ? len - i0 : QB;
         int64_t kn = causal ? i0 + qb : len; /* keys any row of the block can see */
         float *S = ws;
         scores(S, Q + i0 * ld, K, qb, kn, D, ld, scale);
+        float inv_l[512];
         for (int64_t r = 0; r < qb; r++) {
             float *s = S + r * kn;
             int64_t nv = causal ? i0 + r + 1 : kn; /* valid keys [0, nv) */
-            float m = s[0];
-            for (int64_t j = 1; j < nv; j++) m = s[j] > m ? s[j] : m;
-            double l = 0;
-            for (int64_t j = 0; j < nv; j++) {
-                s[j] = hb_cpu_expf(s[j] - m);
-                l += s[j];
-            }
-            float inv = (float)(1.0 / l);
-            for (int64_t j = 0; j < nv; j++) s[j] *= inv;
-            for (int64_t j = nv; j < kn; j++) s[j] = 0.0f;
+            float m = hb_cpu_vmax(s, nv);
+            double l = hb_cpu_vexp_sum(s, s, nv, m); /* unnormalised: O's rows are divided by l below */
+            memset(s + nv, 0, (size_t)(kn - nv) * sizeof(float));
+            inv_l[r] = (float)(1.0 / l);
             lse[i0 + r] = m + (float)log(l);
         }
+        float *Ob = O + i0 * C;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)qb, (blasint)D, (blasint)kn, 1.0f, S,
-                    (blasint)kn, V, (blasint)ld, 0.0f, O + i0 * C, (blasint)C);
+                    (blasint)kn, V, (blasint)ld, 0.0f, Ob, (blasint)C);
+        for (int64_t r = 0; r < qb; r++) hb_cpu_vscale(Ob + r * C, D, inv_l[r]);
     }
     for (int64_t i = len; i < T; i++) {
         memset(O + i * C, 0, (size_t)D * sizeof(float));
@@ -99,7 +100,7 @@ static void attn_fwd_head(float *ws, float *out, float *lse, const float *qkv, i
         int nt_ = (B) * (H) < (o)->threads ? (int)((B) * (H)) : (o)->threads;                                         \
         _Pragma("omp parallel for num_threads(nt_) schedule(dynamic, 1)") for (int64_t bh = 0; bh < (B) * (H); bh++) { \
             int64_t b = bh / (H), h = bh % (H);                                                                       \
-            float *ws = (float *)((hb_cpu_state *)(o)->impl)->ws + (int64_t)omp_get_thread_num() * 2 * QB * T;       \
+            float *ws = (float *)((hb_cpu_state *)(o)->impl)->ws + omp_get_thread_num() * 2 * qblock(T, causal) * T; \
             body;                                                                                                     \
         }                                                                                                             \
         openblas_set_num_threads(saved_);                                                                             \
@@ -129,6 +130,7 @@ static void attn_bwd_head(float *ws, float *dqkv, const float *dout, const float
         memset(dK + t * ld, 0, (size_t)D * sizeof(float));
         memset(dV + t * ld, 0, (size_t)D * sizeof(float));
     }
+    int64_t QB = qblock(T, causal);
     float *P = ws, *dP = ws + QB * T;
     for (int64_t i0 = 0; i0 < len; i0 += QB) {
         int64_t qb = len - i0 < QB ? len - i0 : QB;
@@ -137,8 +139,8 @@ static void attn_bwd_head(float *ws, float *dqkv, const float *dout, const float
         for (int64_t r = 0; r < qb; r++) {
             float *p = P + r * kn, l = lse[i0 + r];
             int64_t nv = causal ? i0 + r + 1 : kn;
-            for (int64_t j = 0; j < nv; j++) p[j] = hb_cpu_expf(p[j] - l);
-            for (int64_t j = nv; j < kn; j++) p[j] = 0.0f;
+            hb_cpu_vexp(p, p, nv, l);
+            memset(p + nv, 0, (size_t)(kn - nv) * sizeof(float));
         }
         /* dV[0:kn] += Pᵀ·dO_blk */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)kn, (blasint)D, (blasint)qb, 1.0f, P,
@@ -149,9 +151,10 @@ static void attn_bwd_head(float *ws, float *dqkv, const float *dout, const float
         for (int64_t r = 0; r < qb; r++) {
             const float *o_r = O + (i0 + r) * C, *do_r = dO + (i0 + r) * C;
             double di = 0;
+#pragma omp simd reduction(+ : di)
             for (int64_t d = 0; d < D; d++) di += (double)o_r[d] * do_r[d];
             float Di = (float)di, *p = P + r * kn, *dp = dP + r * kn;
-            for (int64_t j = 0; j < kn; j++) dp[j] = p[j] * (dp[j] - Di) * scale; /* dS (0 where masked) */
+            hb_cpu_vsoftmax_grad(dp, p, kn, Di, scale); /* dS (0 where masked) */
         }
         /* dQ_blk = dS·K[0:kn];  dK[0:kn] += dSᵀ·Q_blk */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)qb, (blasint)D, (blasint)kn, 1.0f, dP,
@@ -195,6 +198,7 @@ static void rope(hb_ops *o, float *qkv, const int32_t *pos, int64_t B, int64_t T
         float *row = qkv + bt * 3 * C;
         for (int64_t hh = 0; hh < 2 * H; hh++) { /* q heads then k heads */
             float *x1 = row + hh * D, *x2 = x1 + half;
+#pragma omp simd
             for (int64_t i = 0; i < half; i++) {
                 float a = x1[i], b = x2[i];
                 x1[i] = a * c[i] - b * s[i];

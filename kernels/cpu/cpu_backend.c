@@ -139,20 +139,20 @@ void hb_cpu_cast(hb_ops *o, T_ dst, T_ src, int64_t n) {
 void hb_cpu_add(hb_ops *o, T_ out, T_ a, T_ b, int64_t n) {
     float *y = F(out);
     const float *p = F(a), *q = F(b);
-#pragma omp parallel for num_threads(hb_cpu_nt(o, n)) schedule(static)
+#pragma omp parallel for simd num_threads(hb_cpu_nt(o, n)) schedule(static)
     for (int64_t i = 0; i < n; i++) y[i] = p[i] + q[i];
 }
 
 void hb_cpu_axpy(hb_ops *o, T_ y, float alpha, T_ x, int64_t n) {
     float *py = F(y);
     const float *px = F(x);
-#pragma omp parallel for num_threads(hb_cpu_nt(o, n)) schedule(static)
+#pragma omp parallel for simd num_threads(hb_cpu_nt(o, n)) schedule(static)
     for (int64_t i = 0; i < n; i++) py[i] += alpha * px[i];
 }
 
 void hb_cpu_scale(hb_ops *o, T_ x, float alpha, int64_t n) {
     float *p = F(x);
-#pragma omp parallel for num_threads(hb_cpu_nt(o, n)) schedule(static)
+#pragma omp parallel for simd num_threads(hb_cpu_nt(o, n)) schedule(static)
     for (int64_t i = 0; i < n; i++) p[i] *= alpha;
 }
 
@@ -167,6 +167,7 @@ void hb_cpu_colsum(const hb_ops *o, float *out, const float *in, int64_t rows, i
         for (int64_t j = 0; j < w; j++) acc[j] = 0;
         for (int64_t r = 0; r < rows; r++) {
             const float *row = in + r * ld + c0;
+#pragma omp simd
             for (int64_t j = 0; j < w; j++) acc[j] += row[j];
         }
         for (int64_t j = 0; j < w; j++) out[c0 + j] += (float)acc[j];
@@ -189,10 +190,13 @@ double hb_cpu_sum_f(const hb_ops *o, const float *x, int64_t n, int squares) {
     for (int64_t k = 0; k < nc; k++) {
         int64_t a = k * chunk, b = a + chunk < n ? a + chunk : n;
         double s = 0;
-        if (squares)
+        if (squares) {
+#pragma omp simd reduction(+ : s)
             for (int64_t i = a; i < b; i++) s += (double)x[i] * x[i];
-        else
+        } else {
+#pragma omp simd reduction(+ : s)
             for (int64_t i = a; i < b; i++) s += x[i];
+        }
         part[k] = s;
     }
     double s = 0;

@@ -27,6 +27,7 @@ void hb_cpu_dwconv3x3_fwd(hb_ops *o, T_ y, T_ x, T_ w, int64_t B, int64_t H, int
         int64_t b = bi / H, i = bi % H;
         for (int64_t j = 0; j < W; j++) {
             float *out = py + ((b * H + i) * W + j) * C;
+#pragma omp simd
             for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
             for (int64_t a = 0; a < 3; a++) {
                 int64_t ii = i + a - 1;
@@ -35,6 +36,7 @@ void hb_cpu_dwconv3x3_fwd(hb_ops *o, T_ y, T_ x, T_ w, int64_t B, int64_t H, int
                     int64_t jj = j + e - 1;
                     if (jj < 0 || jj >= W) continue;
                     const float *in = px + ((b * H + ii) * W + jj) * C;
+#pragma omp simd
                     for (int64_t c = 0; c < C; c++) out[c] += pw[c * 9 + a * 3 + e] * in[c];
                 }
             }
@@ -51,6 +53,7 @@ void hb_cpu_dwconv3x3_bwd(hb_ops *o, T_ d_x, T_ d_w, T_ d_y, T_ x, T_ w, int64_t
             int64_t b = bi / H, i = bi % H;
             for (int64_t j = 0; j < W; j++) {
                 float *out = pdx + ((b * H + i) * W + j) * C;
+#pragma omp simd
                 for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
                 for (int64_t a = 0; a < 3; a++) {
                     int64_t ii = i - a + 1; /* the output row that saw input row i through tap a */
@@ -59,6 +62,7 @@ void hb_cpu_dwconv3x3_bwd(hb_ops *o, T_ d_x, T_ d_w, T_ d_y, T_ x, T_ w, int64_t
                         int64_t jj = j - e + 1;
                         if (jj < 0 || jj >= W) continue;
                         const float *g = pdy + ((b * H + ii) * W + jj) * C;
+#pragma omp simd
                         for (int64_t c = 0; c < C; c++) out[c] += pw[c * 9 + a * 3 + e] * g[c];
                     }
                 }
@@ -86,6 +90,7 @@ void hb_cpu_dwconv3x3_bwd(hb_ops *o, T_ d_x, T_ d_w, T_ d_y, T_ x, T_ w, int64_t
                                 if (jj < 0 || jj >= W) continue;
                                 const float *in = px + ((b * H + ii) * W + jj) * C + c0;
                                 double *ac = acc[a * 3 + e];
+#pragma omp simd
                                 for (int64_t k = 0; k < cw; k++) ac[k] += (double)g[k] * in[k];
                             }
                         }
@@ -110,13 +115,16 @@ void hb_cpu_adaptive_avgpool_fwd(hb_ops *o, T_ y, T_ x, int64_t B, int64_t IH, i
         for (int64_t oj = 0; oj < OW; oj++) {
             int64_t w0 = hb_pool_start(oj, IW, OW), w1 = hb_pool_end(oj, IW, OW);
             float *out = py + ((b * OH + oi) * OW + oj) * C;
+#pragma omp simd
             for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
             for (int64_t ii = h0; ii < h1; ii++)
                 for (int64_t ij = w0; ij < w1; ij++) {
                     const float *in = px + ((b * IH + ii) * IW + ij) * C;
+#pragma omp simd
                     for (int64_t c = 0; c < C; c++) out[c] += in[c];
                 }
             float area = (float)((h1 - h0) * (w1 - w0));
+#pragma omp simd
             for (int64_t c = 0; c < C; c++) out[c] /= area;
         }
     }
@@ -145,12 +153,14 @@ void hb_cpu_adaptive_avgpool_bwd(hb_ops *o, T_ d_x, T_ d_y, int64_t B, int64_t I
             int64_t oj0, oj1;
             windows_of(ij, IW, OW, &oj0, &oj1);
             float *out = pdx + ((b * IH + ii) * IW + ij) * C;
+#pragma omp simd
             for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
             for (int64_t oi = oi0; oi < oi1; oi++)
                 for (int64_t oj = oj0; oj < oj1; oj++) {
                     float area = (float)((hb_pool_end(oi, IH, OH) - hb_pool_start(oi, IH, OH)) *
                                          (hb_pool_end(oj, IW, OW) - hb_pool_start(oj, IW, OW)));
                     const float *g = pdy + ((b * OH + oi) * OW + oj) * C;
+#pragma omp simd
                     for (int64_t c = 0; c < C; c++) out[c] += g[c] / area;
                 }
         }
@@ -168,11 +178,14 @@ void hb_cpu_spatial_mean_fwd(hb_ops *o, T_ s, T_ x, int64_t B, int64_t HW, int64
     for (int64_t bb = 0; bb < B * nb; bb++) {
         int64_t b = bb / nb, c0 = (bb % nb) * CB, cw = C - c0 < CB ? C - c0 : CB;
         double acc[CB];
+#pragma omp simd
         for (int64_t k = 0; k < cw; k++) acc[k] = 0;
         for (int64_t p = 0; p < HW; p++) {
             const float *in = px + (b * HW + p) * C + c0;
+#pragma omp simd
             for (int64_t k = 0; k < cw; k++) acc[k] += in[k];
         }
+#pragma omp simd
         for (int64_t k = 0; k < cw; k++) ps[b * C + c0 + k] = (float)(acc[k] / (double)HW);
     }
 }
@@ -199,10 +212,12 @@ void hb_cpu_se_gate_fwd(hb_ops *o, T_ y, T_ x, T_ u, int64_t B, int64_t HW, int6
     for (int64_t bb = 0; bb < B * nb; bb++) {
         int64_t b = bb / nb, c0 = (bb % nb) * CB, cw = C - c0 < CB ? C - c0 : CB;
         float g[CB];
+#pragma omp simd
         for (int64_t k = 0; k < cw; k++) g[k] = hb_cpu_sigmoid(pu[b * C + c0 + k]);
         for (int64_t p = 0; p < HW; p++) {
             const float *in = px + (b * HW + p) * C + c0;
             float *out = py + (b * HW + p) * C + c0;
+#pragma omp simd
             for (int64_t k = 0; k < cw; k++) out[k] = in[k] * g[k];
         }
     }
@@ -229,6 +244,7 @@ void hb_cpu_se_gate_bwd(hb_ops *o, T_ d_x, T_ d_u, T_ d_y, T_ x, T_ u, int64_t B
             }
         }
         if (pdu)
+#pragma omp simd
             for (int64_t k = 0; k < cw; k++) pdu[b * C + c0 + k] = (float)acc[k] * g[k] * (1.0f - g[k]);
     }
 }

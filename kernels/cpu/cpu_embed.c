@@ -66,6 +66,7 @@ void hb_cpu_embed_bwd(hb_ops *o, T_ d_table, T_ d_visual, T_ d_x, T_ src, int64_
                 if (ps[r] < 0) continue; /* placeholders send nothing to the table */
                 float *dst = pdt + (int64_t)ps[r] * C + c0;
                 const float *g = pdx + r * C + c0;
+#pragma omp simd
                 for (int64_t j = 0; j < w; j++) dst[j] += g[j];
             }
         }
@@ -101,6 +102,7 @@ void hb_cpu_gather_rows_bwd(hb_ops *o, T_ d_in, T_ d_out, T_ idx, int64_t n, int
         for (int64_t i = 0; i < n; i++) {
             float *dst = pdi + (int64_t)pi[i] * C + c0;
             const float *g = pdo + i * C + c0;
+#pragma omp simd
             for (int64_t j = 0; j < w; j++) dst[j] += g[j];
         }
     }
@@ -144,6 +146,7 @@ void hb_cpu_vit_embed_fwd(hb_ops *o, T_ x, T_ patches_, T_ cls, T_ pos, int64_t 
         int64_t b = bt / (N + 1), t = bt % (N + 1);
         const float *from = t == 0 ? pc : pp + (b * N + t - 1) * C, *pe = ppos + t * C;
         float *dst = px + bt * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) dst[j] = from[j] + pe[j];
     }
 }
@@ -168,6 +171,7 @@ void hb_cpu_posemb_add_fwd(hb_ops *o, T_ out, T_ x, T_ pos, int64_t B, int64_t N
         int64_t b = bn / N, n = bn % N;
         const float *xr = px + (b * (N + skip) + skip + n) * C, *pr = pp + n * C;
         float *dst = po + bn * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) dst[j] = xr[j] + pr[j];
     }
 }

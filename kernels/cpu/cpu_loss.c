@@ -1,8 +1,8 @@
 /* kernels/cpu/cpu_loss.c — the masked cross-entropy (with its gradient produced in the same pass), the global
  * gradient norm and AdamW on the CPU.
  *
- *   xent:  per row, m = max z, l = Σ exp(z − m) (double), lse = m + log l, loss = lse − z[t];
- *          d_z = scale·(exp(z − lse) − onehot(t)); ignored rows (t < 0): loss 0, d_z 0. d_z may overwrite z.
+ *   xent:  per row, m = max z, l = Σ exp(z − m) (double, in blocks of 1024), loss = m + log l − z[t];
+ *          d_z = (scale/l)·exp(z − m) − scale·onehot(t); ignored rows (t < 0): loss 0, d_z 0. d_z may overwrite z.
  *   norm:  Σ over tensors (in table order) of the chunked double sums of g² (hb_cpu_sum_f).
  *   AdamW: torch.optim.AdamW's single-tensor path, element by element in fp32 (see kernels/ops.h).
  *
@@ -15,6 +15,8 @@
 #include "kernels/cpu/cpu.h"
 
 #include <math.h>
+
+#define XB 1024 /* logits per block of the exp-sum */
 
 void hb_cpu_xent(hb_ops *o, T_ d_logits, T_ losses, T_ logits, T_ targets, int64_t rows, int64_t V, float scale) {
     const int32_t *pt = I32P(targets);
@@ -36,14 +38,17 @@ void hb_cpu_xent(hb_ops *o, T_ d_logits, T_ losses, T_ logits, T_ targets, int64
             if (d) memset(d, 0, (size_t)V * sizeof(float));
             continue;
         }
-        float m = z[0];
-        for (int64_t j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
+        float zt = z[t], m = hb_cpu_vmax(z, V); /* z may be d: read z[t] before anything is written */
+        /* exp(z − m) into d (or a block buffer), summed in blocks: the same order with or without d */
         double l = 0;
-        for (int64_t j = 0; j < V; j++) l += hb_cpu_expf(z[j] - m);
-        float lse = m + (float)log(l);
-        pl[r] = lse - z[t];
-        if (d) { /* z may be d: read z[j] before writing d[j] */
-            for (int64_t j = 0; j < V; j++) d[j] = scale * hb_cpu_expf(z[j] - lse);
+        float buf[XB];
+        for (int64_t j0 = 0; j0 < V; j0 += XB) {
+            int64_t w = V - j0 < XB ? V - j0 : XB;
+            l += hb_cpu_vexp_sum(d ? d + j0 : buf, z + j0, w, m);
+        }
+        pl[r] = m + (float)log(l) - zt;
+        if (d) {
+            hb_cpu_vscale(d, V, (float)((double)scale / l));
             d[t] -= scale;
         }
     }

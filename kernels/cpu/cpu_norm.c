@@ -21,27 +21,57 @@
 
 #include <math.h>
 
-#define COLBLOCK 128
+#define COLBLOCK 128 /* columns per block in the parameter-gradient pass; also the chunk of the row passes */
 
 /* mean and rstd of one row, rounded to f32. */
 static void ln_stats(const float *x, int64_t C, float eps, float *mean, float *rstd) {
-    double s = 0;
+    double s = 0, v = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < C; j++) s += x[j];
-    double mu = s / (double)C, v = 0;
-    for (int64_t j = 0; j < C; j++) {
-        double d = x[j] - mu;
-        v += d * d;
-    }
+    double mu = s / (double)C;
+#pragma omp simd reduction(+ : v)
+    for (int64_t j = 0; j < C; j++) v += (x[j] - mu) * (x[j] - mu);
     *mean = (float)mu;
     *rstd = (float)(1.0 / sqrt(v / (double)C + (double)eps));
 }
 
-static void ln_row(float *y, const float *x, const float *g, const float *b, const float *res, int64_t C, float mean,
-                   float rstd, hb_act act) {
-    for (int64_t j = 0; j < C; j++) {
-        float z = (x[j] - mean) * rstd * g[j] + b[j];
-        if (res) z += res[j];
-        y[j] = act == HB_ACT_NONE ? z : hb_cpu_act1(z, act);
+/* y = act(x̂·γ + β (+ res)) over n elements (a row, or a chunk of one). */
+static void ln_apply(float *y, const float *x, const float *g, const float *b, const float *res, int64_t n, float mean,
+                     float rstd, hb_act act) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mean) * rstd * g[j] + b[j];
+    if (res) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] += res[j];
+    }
+    if (act == HB_ACT_SILU) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] = y[j] * hb_cpu_sigmoid(y[j]);
+    } else if (act != HB_ACT_NONE) {
+        for (int64_t j = 0; j < n; j++) y[j] = hb_cpu_act1(y[j], act);
+    }
+}
+
+/* dz over n (<= COLBLOCK) elements: the incoming gradient plus the group-mean term, through act'(z). */
+static void ln_dz(float *dz, const float *dy, const float *dym, int64_t group_rows, const float *x, const float *g,
+                  const float *b, const float *res, int64_t n, float mean, float rstd, hb_act act) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) dz[j] = dy[j];
+    if (dym) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) dz[j] += dym[j] / (float)group_rows;
+    }
+    if (act == HB_ACT_NONE) return;
+    float z[COLBLOCK];
+    ln_apply(z, x, g, b, res, n, mean, rstd, HB_ACT_NONE);
+    if (act == HB_ACT_SILU) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float s = hb_cpu_sigmoid(z[j]);
+            dz[j] *= s * (1.0f + z[j] * (1.0f - s));
+        }
+    } else {
+        for (int64_t j = 0; j < n; j++) dz[j] *= hb_cpu_dact1(z[j], act);
     }
 }
 
@@ -53,7 +83,7 @@ void hb_cpu_layernorm_fwd(hb_ops *o, T_ y, T_ mean, T_ rstd, T_ x, T_ gamma, T_ 
     for (int64_t r = 0; r < rows; r++) {
         float mu, rs;
         ln_stats(px + r * C, C, eps, &mu, &rs);
-        ln_row(py + r * C, px + r * C, pg, pb, pres ? pres + r * C : NULL, C, mu, rs, act);
+        ln_apply(py + r * C, px + r * C, pg, pb, pres ? pres + r * C : NULL, C, mu, rs, act);
         if (pm) {
             pm[r] = mu;
             pr[r] = rs;
@@ -68,28 +98,16 @@ void hb_cpu_residual_layernorm_fwd(hb_ops *o, T_ x_out, T_ y, T_ mean, T_ rstd, 
 #pragma omp parallel for num_threads(hb_cpu_nt(o, rows * C * 4)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *xo = pxo + r * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) xo[j] = pxi[r * C + j] + pa[r * C + j];
         float mu, rs;
         ln_stats(xo, C, eps, &mu, &rs);
-        ln_row(py + r * C, xo, pg, pb, NULL, C, mu, rs, HB_ACT_NONE);
+        ln_apply(py + r * C, xo, pg, pb, NULL, C, mu, rs, HB_ACT_NONE);
         if (pm) {
             pm[r] = mu;
             pr[r] = rs;
         }
     }
-}
-
-/* dz of element j of row r: the incoming gradient (plus the group-mean term) through the activation. */
-static inline float ln_dz(const float *dy, const float *dym, int64_t group_rows, const float *x, const float *g,
-                          const float *b, const float *res, float mean, float rstd, int64_t j, hb_act act) {
-    float d = dy[j];
-    if (dym) d += dym[j] / (float)group_rows;
-    if (act != HB_ACT_NONE) {
-        float z = (x[j] - mean) * rstd * g[j] + b[j];
-        if (res) z += res[j];
-        d *= hb_cpu_dact1(z, act);
-    }
-    return d;
 }
 
 void hb_cpu_layernorm_bwd(hb_ops *o, T_ d_x, T_ d_residual, T_ d_gamma, T_ d_beta, T_ d_y, T_ d_y_mean,
@@ -103,23 +121,37 @@ void hb_cpu_layernorm_bwd(hb_ops *o, T_ d_x, T_ d_residual, T_ d_gamma, T_ d_bet
         for (int64_t r = 0; r < rows; r++) {
             const float *xr = px + r * C, *dyr = pdy + r * C, *resr = pres ? pres + r * C : NULL;
             const float *dymr = pdym ? pdym + (r / group_rows) * C : NULL;
-            float mu = pm[r], rs = pr[r];
-            double s1 = 0, s2 = 0; /* Σ dx̂, Σ dx̂·x̂ */
-            for (int64_t j = 0; j < C; j++) {
-                float dz = ln_dz(dyr, dymr, group_rows, xr, pg, pb, resr, mu, rs, j, act);
-                if (pdr) pdr[r * C + j] = acc ? pdr[r * C + j] + dz : dz;
-                float dxh = dz * pg[j], xh = (xr[j] - mu) * rs;
-                s1 += dxh;
-                s2 += (double)dxh * xh;
+            float mu = pm[r], rs = pr[r], dz[COLBLOCK];
+            double s1 = 0, s2 = 0; /* Σ dx̂, Σ dx̂·x̂ with dx̂ = dz·γ */
+            for (int64_t c0 = 0; c0 < C; c0 += COLBLOCK) {
+                int64_t w = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
+                ln_dz(dz, dyr + c0, dymr ? dymr + c0 : NULL, group_rows, xr + c0, pg + c0, pb ? pb + c0 : NULL,
+                      resr ? resr + c0 : NULL, w, mu, rs, act);
+                if (pdr) {
+                    float *d = pdr + r * C + c0;
+#pragma omp simd
+                    for (int64_t j = 0; j < w; j++) d[j] = acc ? d[j] + dz[j] : dz[j];
+                }
+#pragma omp simd reduction(+ : s1, s2)
+                for (int64_t j = 0; j < w; j++) {
+                    float dxh = dz[j] * pg[c0 + j], xh = (xr[c0 + j] - mu) * rs;
+                    s1 += dxh;
+                    s2 += (double)dxh * xh;
+                }
             }
             if (!pdx) continue;
             float m1 = (float)(s1 / (double)C), m2 = (float)(s2 / (double)C);
-            float *dxr = pdx + r * C;
-            for (int64_t j = 0; j < C; j++) {
-                float dz = ln_dz(dyr, dymr, group_rows, xr, pg, pb, resr, mu, rs, j, act);
-                float xh = (xr[j] - mu) * rs;
-                float v = rs * (dz * pg[j] - m1 - xh * m2);
-                dxr[j] = acc ? dxr[j] + v : v;
+            for (int64_t c0 = 0; c0 < C; c0 += COLBLOCK) {
+                int64_t w = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
+                ln_dz(dz, dyr + c0, dymr ? dymr + c0 : NULL, group_rows, xr + c0, pg + c0, pb ? pb + c0 : NULL,
+                      resr ? resr + c0 : NULL, w, mu, rs, act);
+                float *dxr = pdx + r * C + c0;
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) {
+                    float xh = (xr[c0 + j] - mu) * rs;
+                    float v = rs * (dz[j] * pg[c0 + j] - m1 - xh * m2);
+                    dxr[j] = acc ? dxr[j] + v : v;
+                }
             }
         }
     }
@@ -128,16 +160,18 @@ void hb_cpu_layernorm_bwd(hb_ops *o, T_ d_x, T_ d_residual, T_ d_gamma, T_ d_bet
 #pragma omp parallel for num_threads(hb_cpu_nt(o, rows * C * 8)) schedule(static)
         for (int64_t blk = 0; blk < nb; blk++) {
             double ag[COLBLOCK], ab[COLBLOCK];
+            float dz[COLBLOCK];
             int64_t c0 = blk * COLBLOCK, w = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
             for (int64_t j = 0; j < w; j++) ag[j] = ab[j] = 0;
             for (int64_t r = 0; r < rows; r++) {
-                const float *xr = px + r * C, *dyr = pdy + r * C, *resr = pres ? pres + r * C : NULL;
-                const float *dymr = pdym ? pdym + (r / group_rows) * C : NULL;
+                const float *xr = px + r * C + c0;
                 float mu = pm[r], rs = pr[r];
-                for (int64_t j = c0; j < c0 + w; j++) {
-                    float dz = ln_dz(dyr, dymr, group_rows, xr, pg, pb, resr, mu, rs, j, act);
-                    ag[j - c0] += (double)dz * ((xr[j] - mu) * rs);
-                    ab[j - c0] += dz;
+                ln_dz(dz, pdy + r * C + c0, pdym ? pdym + (r / group_rows) * C + c0 : NULL, group_rows, xr, pg + c0,
+                      pb ? pb + c0 : NULL, pres ? pres + r * C + c0 : NULL, w, mu, rs, act);
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) {
+                    ag[j] += (double)dz[j] * ((xr[j] - mu) * rs);
+                    ab[j] += dz[j];
                 }
             }
             for (int64_t j = 0; j < w; j++) {
@@ -153,6 +187,7 @@ void hb_cpu_layernorm_bwd(hb_ops *o, T_ d_x, T_ d_residual, T_ d_gamma, T_ d_bet
  * ------------------------------------------------------------------------------------------------------------- */
 static float rms_rstd(const float *x, int64_t C, float eps) {
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < C; j++) s += (double)x[j] * x[j];
     return (float)(1.0 / sqrt(s / (double)C + (double)eps));
 }
@@ -164,6 +199,7 @@ void hb_cpu_rmsnorm_fwd(hb_ops *o, T_ y, T_ rstd, T_ x, T_ w, int64_t rows, int6
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = px + r * C;
         float rs = rms_rstd(xr, C, eps);
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) py[r * C + j] = (xr[j] * rs) * pw[j];
         if (pr) pr[r] = rs;
     }
@@ -176,8 +212,10 @@ void hb_cpu_residual_rmsnorm_fwd(hb_ops *o, T_ x_out, T_ y, T_ rstd, T_ x_in, T_
 #pragma omp parallel for num_threads(hb_cpu_nt(o, rows * C * 4)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *xo = pxo + r * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) xo[j] = pxi[r * C + j] + pa[r * C + j];
         float rs = rms_rstd(xo, C, eps);
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) py[r * C + j] = (xo[j] * rs) * pw[j];
         if (pr) pr[r] = rs;
     }
@@ -192,9 +230,11 @@ void hb_cpu_rmsnorm_bwd(hb_ops *o, T_ d_x, T_ d_w, T_ d_y, T_ x, T_ rstd, T_ w, 
             const float *xr = px + r * C, *dyr = pdy + r * C;
             float rs = pr[r];
             double s = 0;
+#pragma omp simd reduction(+ : s)
             for (int64_t j = 0; j < C; j++) s += (double)(dyr[j] * pw[j]) * xr[j];
             float k = (float)(s / (double)C) * rs * rs * rs;
             float *dxr = pdx + r * C;
+#pragma omp simd
             for (int64_t j = 0; j < C; j++) {
                 float v = rs * (dyr[j] * pw[j]) - xr[j] * k;
                 dxr[j] = acc ? dxr[j] + v : v;
@@ -211,6 +251,7 @@ void hb_cpu_rmsnorm_bwd(hb_ops *o, T_ d_x, T_ d_w, T_ d_y, T_ x, T_ rstd, T_ w, 
             for (int64_t r = 0; r < rows; r++) {
                 const float *xr = px + r * C + c0, *dyr = pdy + r * C + c0;
                 float rs = pr[r];
+#pragma omp simd
                 for (int64_t j = 0; j < wd; j++) a[j] += (double)dyr[j] * (xr[j] * rs);
             }
             for (int64_t j = 0; j < wd; j++) pdw[c0 + j] += (float)a[j];
