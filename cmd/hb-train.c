@@ -3,6 +3,8 @@
  *   hb-train init  (--preset NAME | --config FILE) -o DIR [--clip PATH] [--llama PATH] [--seed N] [--dtype f32|bf16]
  *                  [--shard-size MB]
  *   hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors
+ *   hb-train bench (--preset NAME | --config FILE) [--stage pt|ft] [--batch-size B] [--seq T] [--images-per-seq K]
+ *                  [--steps N] [--seed N]      forward+backward throughput on a random batch
  *   hb-train train [--config FILE.yaml] [--FIELD VALUE ...] [--resume [CKPT]] [--until STEP]
  *                  train on a mix plan (model/trainer.h, docs/training.md); --help-config lists the fields;
  *                  SIGINT/SIGTERM finish the current step, write a checkpoint and exit 0
@@ -23,6 +25,8 @@ static const char *USAGE =
     "usage: hb-train init (--preset NAME | --config FILE) -o DIR [--clip PATH] [--llama PATH] [--seed N]\n"
     "                     [--dtype f32|bf16] [--shard-size MB]\n"
     "       hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors\n"
+    "       hb-train bench (--preset NAME | --config FILE) [--stage pt|ft] [--batch-size B] [--seq T]\n"
+    "                      [--images-per-seq K] [--steps N] [--seed N]\n"
     "       hb-train train [--config FILE.yaml] [--FIELD VALUE ...] [--resume [CKPT]] [--until STEP]\n"
     "                      (--help-config lists the fields, e.g. --optim.lr 3e-4 --batch.micro 4)\n"
     "common options: --threads N  --backend cpu\n"
@@ -210,6 +214,42 @@ static int cmd_train(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_bench(int argc, char **argv) {
+    hb_bench_opts o = {.stage = HB_STAGE_FT, .batch = 4, .seq = 256, .images_per_seq = 0, .steps = 3, .seed = 1};
+    common_opts c = {0};
+    int bad = 0;
+    for (int i = 2; i < argc && !bad; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n = 0;
+        if (common(argc, argv, &i, &c, &bad)) continue;
+        if (!v) return usage("missing value after the last option");
+        i++;
+        int num = !hb_parse_i64(v, &n) && n >= 0;
+        if (!strcmp(a, "--preset")) o.preset = v;
+        else if (!strcmp(a, "--config")) o.config = v;
+        else if (!strcmp(a, "--stage")) bad = hb_stage_parse(v, &o.stage, NULL) != 0;
+        else if (!strcmp(a, "--batch-size") && num) o.batch = n;
+        else if (!strcmp(a, "--seq") && num) o.seq = n;
+        else if (!strcmp(a, "--images-per-seq") && num) o.images_per_seq = n;
+        else if (!strcmp(a, "--steps") && num && n < 1000000) o.steps = (int)n;
+        else if (!strcmp(a, "--seed") && num) o.seed = (uint64_t)n;
+        else bad = 1;
+    }
+    if (bad || !o.preset == !o.config) return usage("bench needs one of --preset or --config, and valid numbers");
+    hb_err err;
+    hb_err_clear(&err);
+    hb_ops *ops = open_ops(&c, &err);
+    if (!ops) return fail(&err);
+    hb_bench_result r;
+    int rc = hb_train_bench(ops, &o, &r, &err);
+    int threads = hb_ops_threads(ops);
+    hb_ops_close(ops);
+    if (rc) return fail(&err);
+    printf("tokens/s %.1f  ms/step %.1f  tokens/step %lld  threads %d  loss %.4f\n", r.tokens_per_s, r.ms_per_step,
+           (long long)r.tokens_per_step, threads, r.loss);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
@@ -218,5 +258,6 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "init")) return cmd_init(argc, argv);
     if (!strcmp(argv[1], "debug")) return cmd_debug(argc, argv);
     if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+    if (!strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
     return usage("unknown subcommand");
 }

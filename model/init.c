@@ -53,9 +53,23 @@ static kind rule(const hb_model *m, const hb_param *p, double *std) {
     return ends(n, "norm.weight") || ends(n, "layernorm.weight") ? K_ONE : K_NORMAL;
 }
 
-static double normal(hb_rng *r) {
-    double u1 = 1.0 - hb_rng_uniform(r), u2 = hb_rng_uniform(r); /* u1 in (0, 1] */
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+/* Box-Muller: each pair of uniforms gives two independent normals (the second is kept for the next call). */
+typedef struct {
+    hb_rng r;
+    int have;
+    double spare;
+} normal_gen;
+
+static double normal(normal_gen *g) {
+    if (g->have) {
+        g->have = 0;
+        return g->spare;
+    }
+    double u1 = 1.0 - hb_rng_uniform(&g->r), u2 = hb_rng_uniform(&g->r); /* u1 in (0, 1] */
+    double rad = sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
+    g->spare = rad * sin(a);
+    g->have = 1;
+    return rad * cos(a);
 }
 
 int hb_model_init(hb_model *m, uint64_t seed, unsigned groups, hb_err *err) {
@@ -71,7 +85,7 @@ int hb_model_init(hb_model *m, uint64_t seed, unsigned groups, hb_err *err) {
         if (!(p->group & groups)) continue;
         double std = 0;
         kind k = rule(m, p, &std);
-        hb_rng r = hb_rng_for(seed, "init", p->name);
+        normal_gen r = {hb_rng_for(seed, "init", p->name), 0, 0.0};
         int zero_pad = ends(p->name, "embed_tokens.weight") && pad >= 0 && pad < m->cfg.text.vocab_size;
         for (int64_t off = 0; off < p->numel; off += CHUNK) {
             int64_t n = p->numel - off < CHUNK ? p->numel - off : CHUNK;

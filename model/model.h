@@ -75,6 +75,8 @@ typedef struct hb_model hb_model;
 
 /* Plans and allocates everything; parameters start at zero (load or init them). */
 int hb_model_new(hb_ops *ops, const hb_model_cfg *cfg, const hb_model_opts *opts, hb_model **out, hb_err *err);
+/* Frees the host side. The backend memory (its arenas) is released by hb_ops_close: ops.h has no per-arena free
+ * yet, so create models once per ops context. */
 void hb_model_free(hb_model *m);
 const hb_model_cfg *hb_model_config(const hb_model *m);
 hb_ops *hb_model_ops(const hb_model *m);

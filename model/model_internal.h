@@ -67,11 +67,11 @@ typedef struct {
     hb_tensor idx_vis;           /* I32 [N_max·(M+eos)]: visual row -> vis_ext row (eos > 0 only) */
     hb_tensor vis;               /* [N·(M+eos), D] the visual tokens the LLM reads */
     /* backward scratch */
-    hb_tensor d_a, d_b, d_c, d_e, d_sc, d_s, d_z, d_za, d_u, d_ro, d_ro2, d_vis_ext, d_x0, d_featn;
+    hb_tensor d_a, d_b, d_c, d_e, d_sc, d_s, d_z, d_za, d_u, d_ro, d_ro2, d_x0, d_featn;
 } cabs_acts;
 
 typedef struct {
-    hb_tensor src, sel, sel_tgt, tgt;  /* I32: embedding source map [R], supervised rows, their targets, all targets */
+    hb_tensor src, sel, sel_tgt; /* I32: embedding source map [R], the rows the head reads, their targets */
     hb_tensor *xs, *xmid, *qkv, *att, *lse, *ab, *rstd1, *rstd2; /* per layer (xs has L+1 entries) */
     hb_tensor rstdf, h, m, tmp, hf, hsel, logits, dlogits, losses, loss_sum; /* dlogits: own buffer only in all_logits mode */
     /* backward */
@@ -102,7 +102,7 @@ struct hb_model {
     llama_acts la;
 
     /* host scratch for a step */
-    int32_t *h_src, *h_tgt, *h_sel, *h_sel_tgt;
+    int32_t *h_src, *h_sel, *h_sel_tgt;
     int64_t cur_images, cur_rows, cur_sel, lm_chunk;
     int have_logits;
 };
@@ -119,7 +119,7 @@ int hb_model_plan_acts(hb_model *m, hb_err *err);    /* allocates every activati
 /* vit.c, cabs.c, llama.c */
 void hb_vit_forward(hb_model *m, int64_t n_images);
 void hb_cabs_forward(hb_model *m, int64_t n_images);
-void hb_cabs_backward(hb_model *m, int64_t n_images); /* from ca.d_vis... (the LLM's d_visual in la.dvis) */
+void hb_cabs_backward(hb_model *m, int64_t n_images); /* from the LLM gradient at the visual rows (la.dvis) */
 void hb_llama_forward(hb_model *m, int64_t B, int64_t T);
 /* The LM head and loss over the selected rows, in chunks; with backward, also d_hf and the head's weight grad. */
 void hb_llama_head(hb_model *m, int64_t B, int64_t T, int backward, float scale);

@@ -143,7 +143,6 @@ static void plan_llama(planner *p, int64_t B, int64_t T, int64_t Ni, int train) 
     int64_t R = B * T, C = t->hidden_size, I = t->intermediate_size, V = t->vocab_size, L = t->num_hidden_layers;
     int64_t H = t->num_attention_heads;
     a->src = A(p, HB_I32, R, "lm.src");
-    a->tgt = A(p, HB_I32, R, "lm.targets");
     a->sel = A(p, HB_I32, R, "lm.sel");
     a->sel_tgt = A(p, HB_I32, R, "lm.sel_targets");
     a->xs = hb_xcalloc((size_t)L + 1, sizeof *a->xs);
@@ -284,7 +283,6 @@ int hb_model_new(hb_ops *ops, const hb_model_cfg *cfg, const hb_model_opts *opts
         return rc;
     }
     m->h_src = hb_xmalloc((size_t)R * sizeof(int32_t));
-    m->h_tgt = hb_xmalloc((size_t)R * sizeof(int32_t));
     m->h_sel = hb_xmalloc((size_t)R * sizeof(int32_t));
     m->h_sel_tgt = hb_xmalloc((size_t)R * sizeof(int32_t));
     *out = m;
@@ -320,7 +318,6 @@ void hb_model_free(hb_model *m) {
     free(a->rstd1);
     free(a->rstd2);
     free(m->h_src);
-    free(m->h_tgt);
     free(m->h_sel);
     free(m->h_sel_tgt);
     free(m);

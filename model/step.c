@@ -71,7 +71,6 @@ static int64_t build_maps(hb_model *m, const hb_batch *b) {
         m->h_src[r] = id >= 0 ? id : (int32_t)(-1 - p++);
         int64_t t = r % T;
         int32_t tg = t + 1 < T ? b->labels[r + 1] : -100;
-        m->h_tgt[r] = tg;
         nsup += tg >= 0;
         if (m->opts.all_logits || tg >= 0) {
             m->h_sel[nsel] = (int32_t)r;
@@ -96,7 +95,6 @@ static int run(hb_model *m, const hb_batch *b, float loss_scale, int backward, h
     res->n_supervised = nsup;
 
     hb_ops_upload(o, &m->la.src, 0, m->h_src, HB_I32, R);
-    hb_ops_upload(o, &m->la.tgt, 0, m->h_tgt, HB_I32, R);
     if (m->cur_sel) {
         hb_ops_upload(o, &m->la.sel, 0, m->h_sel, HB_I32, m->cur_sel);
         hb_ops_upload(o, &m->la.sel_tgt, 0, m->h_sel_tgt, HB_I32, m->cur_sel);

@@ -209,3 +209,50 @@ int hb_train_debug(hb_ops *ops, const char *ckpt_dir, hb_stage stage, const char
     hb_batch_file_free(&bf);
     return rc;
 }
+
+/* ---- bench ---- */
+int hb_train_bench(hb_ops *ops, const hb_bench_opts *o, hb_bench_result *res, hb_err *err) {
+    hb_model_cfg cfg;
+    int rc = o->preset ? hb_config_preset(o->preset, &cfg, err) : hb_config_load(o->config, &cfg, err);
+    if (rc) return rc;
+    int64_t B = o->batch, T = o->seq, per = o->images_per_seq, nv = hb_config_visual_tokens(&cfg);
+    int64_t N = B * per, S = cfg.vision.image_size, V = cfg.text.vocab_size;
+    if (B < 1 || T < 2 || per < 0 || o->steps < 1 || 1 + per * nv >= T)
+        return hb_err_set(err, HB_EINVAL, NULL, HB_NOPOS, HB_NOPOS,
+                          "bench: need batch >= 1, steps >= 1 and room for %lld image tokens in %lld positions",
+                          (long long)(per * nv), (long long)T);
+    hb_model_opts mo = {.stage = o->stage, .limits = {N, B, T}, .param_dtype = HB_F32};
+    hb_model *m = NULL;
+    if ((rc = hb_model_new(ops, &cfg, &mo, &m, err))) return rc;
+    if ((rc = hb_model_init(m, o->seed, HB_GROUP_ALL, err))) {
+        hb_model_free(m);
+        return rc;
+    }
+    float *px = hb_xmalloc((size_t)(N * 3 * S * S + 1) * sizeof *px);
+    int32_t *ids = hb_xmalloc((size_t)(B * T) * sizeof *ids), *lab = hb_xmalloc((size_t)(B * T) * sizeof *lab);
+    hb_rng r = hb_rng_for(o->seed, "bench", "batch");
+    for (int64_t i = 0; i < N * 3 * S * S; i++) px[i] = (float)(hb_rng_uniform(&r) * 2 - 1);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) {
+            int64_t k = b * T + t;
+            int img = t >= 1 && t < 1 + per * nv;
+            ids[k] = t == 0 ? 1 : img ? -1 : (int32_t)(3 + hb_rng_below(&r, (uint64_t)(V - 3)));
+            lab[k] = t == 0 || img || t % 2 ? -100 : ids[k];
+        }
+    hb_batch batch = {N, px, B, T, ids, lab};
+    hb_step_result sr;
+    hb_model_zero_grads(m);
+    rc = hb_model_step(m, &batch, 1.0f, &sr, err); /* warm-up */
+    double t0 = hb_now();
+    for (int s = 0; s < o->steps && !rc; s++) rc = hb_model_step(m, &batch, 1.0f, &sr, err);
+    double dt = hb_now() - t0;
+    if (!rc) {
+        res->tokens_per_step = B * T;
+        res->ms_per_step = 1e3 * dt / o->steps;
+        res->tokens_per_s = (double)(B * T) * o->steps / dt;
+        res->loss = sr.loss;
+    }
+    free(px), free(ids), free(lab);
+    hb_model_free(m);
+    return rc;
+}

@@ -52,4 +52,21 @@ int hb_train_init(hb_ops *ops, const hb_init_opts *o, hb_buf *summary, hb_err *e
 int hb_train_debug(hb_ops *ops, const char *ckpt_dir, hb_stage stage, const char *batch_path, const char *out_path,
                    hb_buf *summary, hb_err *err);
 
+/* Throughput of hb_model_step on a random batch (seeded): B sequences of T tokens, images_per_seq images at the start
+ * of each (after BOS), every other token supervised. One warm-up step, then `steps` timed steps. */
+typedef struct {
+    const char *preset, *config; /* model (random init) */
+    hb_stage stage;
+    int64_t batch, seq, images_per_seq;
+    int steps;
+    uint64_t seed;
+} hb_bench_opts;
+
+typedef struct {
+    double tokens_per_s, ms_per_step, loss;
+    int64_t tokens_per_step;
+} hb_bench_result;
+
+int hb_train_bench(hb_ops *ops, const hb_bench_opts *o, hb_bench_result *res, hb_err *err);
+
 #endif

@@ -3,7 +3,7 @@
  * float64 reference), as max|ours - ref| / max|ref| per tensor: loss, logits, CLIP features and visual tokens
  * < 1e-4; every gradient < 1e-3. A failure prints the whole per-tensor table.
  * Also: determinism across thread counts, gradient accumulation, the chunked LM head, forward-only runs, text-only
- * micro-batches and batch validation. */
+ * micro-batches, batch validation and malformed batch files. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -224,4 +224,50 @@ Test(model, batches_that_do_not_fit_are_rejected) {
     free(ids);
     free(lab);
     mu_close(&f);
+}
+
+/* Writes a batch file from (name, dtype, ndim, shape, data) rows and returns the load error (0 when it loads). */
+static int load_batch(const char *dir, int n, const char **names, const hb_st_dtype *dt, const int *nd,
+                      const int64_t (*shapes)[4], const void **data, hb_err *e) {
+    char *p = hb_path_join(dir, "batch.safetensors");
+    hb_st_writer *w = hb_st_writer_new();
+    for (int i = 0; i < n; i++) cr_assert_eq(hb_st_writer_add(w, names[i], dt[i], nd[i], shapes[i], data[i], e), 0);
+    cr_assert_eq(hb_st_writer_save(w, p, 0, e), 0);
+    hb_st_writer_free(w);
+    char *cdir = mu_path("a");
+    hb_model_cfg cfg;
+    cr_assert_eq(hb_config_load(cdir, &cfg, e), 0);
+    hb_batch_file bf;
+    int rc = hb_batch_file_load(p, &cfg, &bf, e);
+    if (!rc) hb_batch_file_free(&bf);
+    free(p);
+    free(cdir);
+    return rc;
+}
+
+Test(model, malformed_batch_files) {
+    char *d = tu_mkdtemp();
+    static int32_t ids[8] = {1, 5, 6, 7, 1, 8, 9, 2};
+    static int64_t ids64[8] = {1, 5, 6, 7, 1, 8, 9, 2};
+    static float px[3 * 16 * 16], fids[8];
+    static const int64_t ok[3][4] = {{2, 4}, {2, 4}, {1, 3, 16, 16}}, mis[2][4] = {{2, 4}, {4, 2}},
+                         badpx[3][4] = {{2, 4}, {2, 4}, {1, 3, 14, 14}};
+    const char *n2[2] = {"input_ids", "labels"}, *n3[3] = {"input_ids", "labels", "pixel_values"}, *n1[1] = {"labels"};
+    const hb_st_dtype i32[3] = {HB_ST_I32, HB_ST_I32, HB_ST_F32}, i64[2] = {HB_ST_I64, HB_ST_I64},
+                      f32ids[2] = {HB_ST_F32, HB_ST_I32};
+    const int nd[3] = {2, 2, 4};
+    const void *d_ok[3] = {ids, ids, px}, *d64[2] = {ids64, ids64}, *d_f[2] = {fids, ids};
+    hb_err e;
+    cr_assert_eq(load_batch(d, 3, n3, i32, nd, ok, d_ok, &e), 0, "%s", e.reason);
+    cr_assert_eq(load_batch(d, 2, n2, i64, nd, ok, d64, &e), 0, "I64 ids are accepted: %s", e.reason);
+    cr_assert_eq(load_batch(d, 2, n2, i32, nd, mis, d_ok, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "'labels' has shape [4, 2]"), "%s", e.reason);
+    cr_assert_eq(load_batch(d, 2, n2, f32ids, nd, ok, d_f, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "input_ids") && strstr(e.reason, "integer"), "%s", e.reason);
+    cr_assert_eq(load_batch(d, 1, n1, i32, nd, ok, d_ok, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "no tensor 'input_ids'"), "%s", e.reason);
+    cr_assert_eq(load_batch(d, 3, n3, i32, nd, badpx, d_ok, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "pixel_values has shape [1, 3, 14, 14]"), "%s", e.reason);
+    tu_rmtree(d);
+    free(d);
 }
