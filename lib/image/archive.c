@@ -97,13 +97,20 @@ static char *strip_unsafe(const char *name) {
     return out;
 }
 
-static void add_entry(hb_archive *a, const char *raw, uint64_t size, uint64_t offset) {
+/* The index name of an entry: normalised, or with its unsafe parts removed (then *unsafe = 1). malloc'd. */
+static char *entry_name(const char *raw, int *unsafe) {
     char *norm = hb_xstrdup(raw);
-    int unsafe = hb_image_path_normalize(norm) != HB_IMG_OK;
-    if (unsafe) {
+    *unsafe = hb_image_path_normalize(norm) != HB_IMG_OK;
+    if (*unsafe) {
         free(norm);
         norm = strip_unsafe(raw);
     }
+    return norm;
+}
+
+static void add_entry(hb_archive *a, const char *raw, uint64_t size, uint64_t offset) {
+    int unsafe;
+    char *norm = entry_name(raw, &unsafe);
     if (a->n == a->cap) a->e = hb_xrealloc(a->e, (a->cap = a->cap ? 2 * a->cap : 256) * sizeof *a->e);
     a->e[a->n++] = (entry){hb_arena_strdup(&a->names, norm), size, offset, unsafe};
     free(norm);
@@ -446,10 +453,14 @@ int hb_archive_read(hb_archive *a, size_t i, hb_buf *out, uint64_t max_bytes, hb
     if (!ar) {
         code = hb_err_set(err, HB_EFORMAT, a->path, (long long)i, (long long)en->offset, "cannot start reading entry '%s'", en->name);
     } else {
-        int r = archive_read_next_header(ar, &e);
+        int r = archive_read_next_header(ar, &e), unsafe;
+        char *at = r == ARCHIVE_OK || r == ARCHIVE_WARN ? entry_name(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", &unsafe) : NULL;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             code = hb_err_set(err, HB_EFORMAT, a->path, (long long)i, (long long)en->offset, "entry '%s': %s", en->name,
                               archive_error_string(ar) ? archive_error_string(ar) : "bad header");
+        } else if (strcmp(at, en->name) != 0) { /* a zip whose local header disagrees with its central directory */
+            code = hb_err_set(err, HB_EFORMAT, a->path, (long long)i, (long long)en->offset,
+                              "entry '%s': the header at its offset names '%s'", en->name, at);
         } else {
             hb_buf_reserve(out, en->size + 1);
             for (;;) {
@@ -470,6 +481,7 @@ int hb_archive_read(hb_archive *a, size_t i, hb_buf *out, uint64_t max_bytes, hb
                                   "entry '%s': %zu bytes read, the index says %llu", en->name, out->len,
                                   (unsigned long long)en->size);
         }
+        free(at);
         archive_read_free(ar);
     }
     free(c);

@@ -4,8 +4,9 @@
  *     else index 0; transparency is then ignored by convert("RGB") (the palette colour shows);
  *   - colours come from the frame's local palette, else the global one; an index past the palette is black;
  *     with no palette at all, index i is gray i;
- *   - an LZW stream that ends (EOI or end of file) before the frame is full is truncated; extra pixels are ignored;
- *     a missing block terminator or trailer after a complete frame is accepted.
+ *   - an LZW stream that ends (EOI or end of file) before the frame is full is truncated, and so is a file that ends
+ *     inside a data sub-block; extra pixels are ignored; a missing block terminator or trailer after a complete frame
+ *     is accepted.
  * Written here rather than taken from stb_image, whose GIF loader composites transparency (it cannot match Pillow).
  *
  * Dependencies: image_internal.h (hb_sink, hb_img_fail, hb_img_check_size), core/core.h (hb_xmalloc). */
@@ -139,6 +140,9 @@ static int64_t lzw_decode(rd *r, uint32_t min_size, uint8_t *idx, uint64_t total
         while (sp > 0 && out < total) idx[out++] = stack[--sp];
     }
     result = (int64_t)out;
+    /* Pillow reads whole data sub-blocks: one cut short by the end of the file is truncated even when the frame
+     * is already complete. */
+    if (out == total && b.block_left > r->n - r->pos) b.eof = 1, result = (int64_t)out - 1;
 done:
     *eof = b.eof;
     free(prefix);

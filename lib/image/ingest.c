@@ -390,7 +390,7 @@ int hb_ingest_finish(hb_ingest *g, hb_ingest_stats *st, hb_err *err) {
     }
     g->w = NULL;
     if (!code) {
-        qsort(g->rj, g->n_rj, sizeof *g->rj, cmp_reject);
+        if (g->n_rj) qsort(g->rj, g->n_rj, sizeof *g->rj, cmp_reject);
         if (g->o.on_reject)
             for (size_t i = 0; i < g->n_rj; i++) g->o.on_reject(g->o.ctx, g->rj[i].file, g->rj[i].entry, g->rj[i].reason, g->rj[i].detail);
         if (st) *st = g->st;

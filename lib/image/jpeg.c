@@ -1,8 +1,9 @@
 /* JPEG decoding through libjpeg(-turbo), the way Pillow's JpegDecoder does it: ISLOW integer DCT, fancy upsampling,
  * output in RGB for YCbCr/RGB files, gray for 1-component files, and CMYK with Adobe (inverted) polarity for
- * 4-component files, which then go to RGB with Pillow's cmyk2rgb. A file whose data ends before the end-of-image
- * marker is truncated (Pillow: "image file is truncated"); libjpeg's other warnings (corrupt data it can step over)
- * are accepted, as Pillow accepts them.
+ * 4-component files, which then go to RGB with Pillow's cmyk2rgb. A file whose data runs out while rows are still
+ * being decoded is truncated (Pillow: "image file is truncated"; libjpeg reads ahead, so a file missing only its
+ * end-of-image marker is truncated too); once every row is out, Pillow stops caring about what follows, and so does
+ * hb. libjpeg's other warnings (corrupt data it can step over) are accepted, as Pillow accepts them.
  *
  * Dependencies: image_internal.h (hb_sink, hb_img_fail, hb_img_check_size), <jpeglib.h>/<jerror.h> (libjpeg API,
  * message codes), <setjmp.h> (libjpeg reports fatal errors through error_exit, which must not return). */
@@ -22,7 +23,8 @@
 typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
-    int truncated;    /* the data ended early (JWRN_JPEG_EOF) */
+    int truncated;    /* the data ended before the last row was decoded (JWRN_JPEG_EOF) */
+    int rows_done;    /* every row is out: running out of data now only cuts what follows the image */
     int fatal_code;   /* msg_code of the fatal error */
     char fatal[JMSG_LENGTH_MAX];
 } jerr_t;
@@ -36,7 +38,7 @@ static void on_error(j_common_ptr c) {
 
 static void on_message(j_common_ptr c, int level) {
     jerr_t *e = (jerr_t *)c->err;
-    if (level < 0 && e->pub.msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+    if (level < 0 && e->pub.msg_code == JWRN_JPEG_EOF && !e->rows_done) e->truncated = 1;
     if (level < 0) e->pub.num_warnings++;
 }
 
@@ -142,6 +144,7 @@ int hb_decode_jpeg(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_
         hb_sink_push(s);
         if (e.truncated) break;
     }
+    e.rows_done = c.output_scanline == c.output_height;
     if (!e.truncated) jpeg_finish_decompress(&c);
     free(cmyk);
     cmyk = NULL;

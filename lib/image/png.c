@@ -2,7 +2,8 @@
  *   gray 1/2/4-bit scaled to 8 bits (x255, x85, x17); gray 16-bit ("I;16") clipped to 255, not scaled;
  *   gray+alpha and RGBA: alpha dropped (not composited); 16-bit RGB(A) and gray+alpha: the high byte;
  *   palette: looked up (an index past the palette is black), transparency ignored; gAMA, iCCP, sBIT ignored.
- * libpng checks every chunk CRC and the zlib checksum; a stream that ends early is truncated.
+ * libpng checks every chunk CRC and the zlib checksum; a stream that ends before the last row is truncated. What comes
+ * after the image data (text chunks, IEND) is not needed: damage there is ignored, as Pillow ignores it.
  * Also the PNG writer used by hb-inspect.
  *
  * Dependencies: image_internal.h (hb_sink, hb_img_fail, hb_img_check_size), <png.h> (libpng 1.6), <setjmp.h>,
@@ -57,16 +58,20 @@ int hb_decode_png(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_i
     png_infop pi = png_create_info_struct(png);
     uint8_t *volatile buf = NULL;
     png_bytep *volatile rows = NULL;
+    volatile int rows_done = 0;
     if (!pi || setjmp(png_jmpbuf(png))) {
         free(buf);
         free(rows);
         png_destroy_read_struct(&png, pi ? &pi : NULL, NULL);
+        /* Pillow stops at the image data: chunks after it that are cut or damaged (even a missing IEND) are ignored */
+        if (rows_done) return 0;
         int why = src.truncated ? HB_IMG_TRUNCATED : HB_IMG_CORRUPT;
         return hb_img_fail(info, why, err, "png: %s", src.msg[0] ? src.msg : "cannot decode");
     }
     png_set_read_fn(png, &src, src_read);
-    /* Pillow ignores the CRC of ancillary chunks' data it does not use; libpng's default (warn and skip a bad
-     * ancillary chunk, fail on a bad critical chunk) is kept. */
+    /* Pillow refuses a file whose chunks before the image data have a bad CRC, ancillary ones included (libpng would
+     * only warn about those); it does not check IDAT's CRC, which hb does (a damaged checksum means damaged data). */
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_read_info(png, pi);
     png_uint_32 w, h;
     int depth, color, interlace;
@@ -93,7 +98,8 @@ int hb_decode_png(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_i
         break;
     case PNG_COLOR_TYPE_PALETTE:
         ch = 3;
-        png_set_palette_to_rgb(png);
+        png_set_palette_to_rgb(png); /* also turns a tRNS chunk into alpha, which is then dropped */
+        if (png_get_valid(png, pi, PNG_INFO_tRNS)) png_set_strip_alpha(png);
         break;
     case PNG_COLOR_TYPE_RGB:
     case PNG_COLOR_TYPE_RGB_ALPHA:
@@ -138,6 +144,7 @@ int hb_decode_png(const uint8_t *p, size_t n, const hb_image_opts *o, hb_image_i
             hb_sink_push(s);
         }
     }
+    rows_done = 1;
     png_read_end(png, NULL);
     free(buf);
     free(rows);

@@ -130,22 +130,42 @@ static void acc_clip_scalar(const int32_t *acc, uint8_t *out, size_t n) {
  * and the true sum fits in int32). Each 128-bit lane holds two taps of one output pixel as int16 pairs
  * [R_t R_t+1 G_t G_t+1 B_t B_t+1 0 0]; vpmaddwd multiplies them by [kh_t kh_t+1] (or kl) and adds each pair.
  * The row is padded, so the 16-byte loads past the last pixel read zeros or bytes that meet zero weights. */
+/* The weighted sum of output o as 8 int32 lanes: low 128 bits taps (t, t+1) of each group, high 128 bits (t+2, t+3),
+ * per channel R, G, B, pad; kh sums already shifted into place. */
+__attribute__((target("avx2"))) static inline __m256i hsum_rgb(const uint8_t *p, const __m256i *k, uint32_t groups,
+                                                              __m256i shuf) {
+    __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
+    for (uint32_t g = 0; g < groups; g++) {
+        __m256i px = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 12 * g))), shuf);
+        ah = _mm256_add_epi32(ah, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g)));
+        al = _mm256_add_epi32(al, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g + 1)));
+    }
+    return _mm256_add_epi32(_mm256_slli_epi32(ah, 11), al);
+}
+
 __attribute__((target("avx2"))) static void hpass_rgb_avx2(const uint8_t *row, uint8_t *out, const hb_resizer *r) {
     const hb_resample_axis *ax = &r->h;
     const __m256i shuf = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, /* taps t, t+1 */
                                           6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1 /* t+2, t+3 */);
-    for (uint32_t o = 0; o < ax->out_n; o++) {
-        const __m256i *k = (const __m256i *)(r->hpair + (size_t)r->hpair_off[o] * 8);
-        uint32_t groups = (r->hpair_off[o + 1] - r->hpair_off[o]) / 2;
-        const uint8_t *p = row + (size_t)ax->start[o] * 3;
-        __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
-        for (uint32_t g = 0; g < groups; g++) {
-            __m256i px = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 12 * g))), shuf);
-            ah = _mm256_add_epi32(ah, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g)));
-            al = _mm256_add_epi32(al, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g + 1)));
-        }
-        __m256i sum = _mm256_add_epi32(_mm256_slli_epi32(ah, 11), al);
-        __m128i v = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    const __m256i half = _mm256_set1_epi32(HALF);
+    const __m256i *k = (const __m256i *)r->hpair;
+    uint32_t o = 0, n = ax->out_n;
+    for (; o + 2 <= n; o += 2) { /* two outputs share the reduction, rounding and packing */
+        const uint32_t *off = r->hpair_off + o;
+        __m256i a = hsum_rgb(row + (size_t)ax->start[o] * 3, k + off[0], (off[1] - off[0]) / 2, shuf);
+        __m256i b = hsum_rgb(row + (size_t)ax->start[o + 1] * 3, k + off[1], (off[2] - off[1]) / 2, shuf);
+        __m256i v = _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+        v = _mm256_srai_epi32(_mm256_add_epi32(v, half), HB_RESAMPLE_BITS);
+        v = _mm256_packs_epi32(v, v);
+        v = _mm256_packus_epi16(v, v); /* bytes 0-2: output o; bytes 16-18: output o + 1 */
+        uint32_t pa = (uint32_t)_mm256_extract_epi32(v, 0), pb = (uint32_t)_mm256_extract_epi32(v, 4);
+        memcpy(out + 3 * o, &pa, 3);
+        memcpy(out + 3 * o + 3, &pb, 3);
+    }
+    for (; o < n; o++) {
+        const uint32_t *off = r->hpair_off + o;
+        __m256i a = hsum_rgb(row + (size_t)ax->start[o] * 3, k + off[0], (off[1] - off[0]) / 2, shuf);
+        __m128i v = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
         v = _mm_srai_epi32(_mm_add_epi32(v, _mm_set1_epi32(HALF)), HB_RESAMPLE_BITS);
         v = _mm_packs_epi32(v, v);
         uint32_t px4 = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(v, v));

@@ -78,8 +78,7 @@ static void encode_payload(const uint8_t *px, uint32_t S, hb_buf *out) {
 }
 
 static void put_record(hb_buf *out, hb_hash128 h, uint32_t w, uint32_t ht, uint8_t fmt, uint8_t enc, uint32_t S,
-                       uint64_t pix_hash, const char *origin, const uint8_t *payload, size_t plen) {
-    size_t olen = origin ? strlen(origin) : 0;
+                       uint64_t pix_hash, const char *origin, size_t olen, const uint8_t *payload, size_t plen) {
     if (olen > MAX_ORIGIN) olen = MAX_ORIGIN;
     hb_buf_put_u32(out, 0);
     hb_buf_put_u64(out, h.lo);
@@ -102,15 +101,25 @@ void hb_image_rec_encode(const hb_image_rec *r, hb_buf *out) {
     hb_buf payload = {0};
     encode_payload(r->pixels, r->size, &payload);
     put_record(out, r->hash, r->width, r->height, r->format, HB_IMGENC_DELTA_ZSTD, r->size,
-               hb_hash64(r->pixels, (size_t)r->size * r->size * 3, 0), r->origin, payload.data, payload.len);
+               hb_hash64(r->pixels, (size_t)r->size * r->size * 3, 0), r->origin, r->origin ? strlen(r->origin) : 0,
+               payload.data, payload.len);
     hb_buf_free(&payload);
 }
 
 static int rec_err(hb_err *err, const char *what) { return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, HB_NOPOS, "hb.image/1 record: %s", what); }
 
-int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t *out_pixels, char *origin,
-                        size_t origin_cap, hb_err *err) {
-    memset(r, 0, sizeof *r);
+/* The fields of a record, checked, pointing into it. */
+typedef struct {
+    hb_image_rec r;
+    uint8_t enc;
+    uint64_t pix_hash;
+    const uint8_t *origin, *payload;
+    size_t olen, plen;
+} rec_view;
+
+static int parse_record(const uint8_t *rec, size_t len, rec_view *v, hb_err *err) {
+    memset(v, 0, sizeof *v);
+    hb_image_rec *r = &v->r;
     if (len < REC_FIXED + 2 + 4) return rec_err(err, "too short");
     if (hb_le32(rec) != 0) return rec_err(err, "unknown flags");
     r->hash.lo = hb_le64(rec + 4);
@@ -118,35 +127,47 @@ int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t
     r->width = hb_le32(rec + 20);
     r->height = hb_le32(rec + 24);
     r->format = rec[28];
-    uint8_t channels = rec[29], enc = rec[30];
+    uint8_t channels = rec[29];
+    v->enc = rec[30];
     r->size = hb_le32(rec + 32);
-    uint64_t pix_hash = hb_le64(rec + 36);
-    if (channels != 3 || rec[31] != 0 || (enc != HB_IMGENC_RAW && enc != HB_IMGENC_DELTA_ZSTD))
+    v->pix_hash = hb_le64(rec + 36);
+    if (channels != 3 || rec[31] != 0 || (v->enc != HB_IMGENC_RAW && v->enc != HB_IMGENC_DELTA_ZSTD))
         return rec_err(err, "bad channels, encoding or reserved byte");
     if (r->format < 1 || r->format > 4 || r->width == 0 || r->height == 0 || r->size == 0 || r->size > 16384)
         return rec_err(err, "bad format code or size");
-    size_t olen = hb_le16(rec + REC_FIXED), pos = REC_FIXED + 2;
-    if (len - pos < olen + 4) return rec_err(err, "origin runs past the record");
+    size_t pos = REC_FIXED + 2;
+    v->olen = hb_le16(rec + REC_FIXED);
+    if (len - pos < v->olen + 4) return rec_err(err, "origin runs past the record");
+    v->origin = rec + pos;
+    pos += v->olen;
+    v->plen = hb_le32(rec + pos);
+    pos += 4;
+    if (len - pos != v->plen) return rec_err(err, "payload length disagrees with the record size");
+    v->payload = rec + pos;
+    return 0;
+}
+
+int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t *out_pixels, char *origin,
+                        size_t origin_cap, hb_err *err) {
+    rec_view v;
+    int code = parse_record(rec, len, &v, err);
+    *r = v.r;
+    if (code) return code;
     if (origin && origin_cap) {
-        size_t c = olen < origin_cap - 1 ? olen : origin_cap - 1;
-        memcpy(origin, rec + pos, c);
+        size_t c = v.olen < origin_cap - 1 ? v.olen : origin_cap - 1;
+        memcpy(origin, v.origin, c);
         origin[c] = 0;
         r->origin = origin;
     }
-    pos += olen;
-    size_t plen = hb_le32(rec + pos);
-    pos += 4;
-    if (len - pos != plen) return rec_err(err, "payload length disagrees with the record size");
-    const uint8_t *payload = rec + pos;
     size_t n = (size_t)r->size * r->size * 3;
     if (!out_pixels) return 0;
-    if (enc == HB_IMGENC_RAW) {
-        if (plen != n) return rec_err(err, "raw payload of the wrong size");
-        memcpy(out_pixels, payload, n);
+    if (v.enc == HB_IMGENC_RAW) {
+        if (v.plen != n) return rec_err(err, "raw payload of the wrong size");
+        memcpy(out_pixels, v.payload, n);
     } else {
-        unsigned long long fs = ZSTD_getFrameContentSize(payload, plen);
+        unsigned long long fs = ZSTD_getFrameContentSize(v.payload, v.plen);
         if (fs != n) return rec_err(err, "compressed payload does not hold S*S*3 bytes");
-        size_t got = ZSTD_decompress(out_pixels, n, payload, plen);
+        size_t got = ZSTD_decompress(out_pixels, n, v.payload, v.plen);
         if (ZSTD_isError(got) || got != n) return rec_err(err, "cannot decompress the pixels");
         size_t row = (size_t)r->size * 3;
         for (uint32_t y = 0; y < r->size; y++) {
@@ -154,7 +175,7 @@ int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t
             for (size_t i = 3; i < row; i++) q[i] = (uint8_t)(q[i] + q[i - 3]);
         }
     }
-    if (hb_hash64(out_pixels, n, 0) != pix_hash)
+    if (hb_hash64(out_pixels, n, 0) != v.pix_hash)
         return hb_err_set(err, HB_ECHECKSUM, NULL, HB_NOPOS, HB_NOPOS, "hb.image/1 record: pixel checksum mismatch");
     r->pixels = out_pixels;
     return 0;
@@ -326,28 +347,73 @@ static int cmp_went(const void *a, const void *b) {
     return hash_less(x->h, y->h) ? -1 : hash_less(y->h, x->h);
 }
 
+/* The final files: the store (records in hash order, one per block) and its index, both atomic. */
+typedef struct {
+    hb_shard_writer *sw;
+    hb_buf index, rec;
+    uint64_t n;
+} out_store;
+
+static int out_open(out_store *o, const char *store, uint32_t size, hb_err *err) {
+    memset(o, 0, sizeof *o);
+    /* One record per block: the trainer decompresses exactly the image it reads. The payload is already
+     * compressed, so the container's zstd pass runs at its fastest level. */
+    hb_shard_opts so = {.block_bytes = 1, .zstd_level = 1};
+    int code = hb_shard_writer_open(&o->sw, store, HB_SCHEMA_IMAGE, &so, err);
+    if (code) return code;
+    hb_buf_append(&o->index, HB_IMGINDEX_MAGIC, 8);
+    hb_buf_put_u32(&o->index, HB_IMGINDEX_VERSION);
+    hb_buf_put_u32(&o->index, size);
+    hb_buf_put_u64(&o->index, 0); /* count and store checksum: filled in by out_close */
+    hb_buf_put_u64(&o->index, 0);
+    return 0;
+}
+
+static int out_add(out_store *o, const rec_view *v, const uint8_t *origin, size_t olen, hb_err *err) {
+    hb_buf_clear(&o->rec);
+    put_record(&o->rec, v->r.hash, v->r.width, v->r.height, v->r.format, v->enc, v->r.size, v->pix_hash,
+               (const char *)origin, olen, v->payload, v->plen);
+    hb_buf_put_u64(&o->index, v->r.hash.lo);
+    hb_buf_put_u64(&o->index, v->r.hash.hi);
+    o->n++;
+    return hb_shard_writer_add(o->sw, o->rec.data, o->rec.len, err);
+}
+
+static void out_free(out_store *o) {
+    hb_buf_free(&o->index);
+    hb_buf_free(&o->rec);
+}
+
+static int out_close(out_store *o, int code, const char *index_path, uint64_t dups, hb_imgstore_info *info, hb_err *err) {
+    hb_shard_info si;
+    if (code) hb_shard_writer_abort(o->sw);
+    else code = hb_shard_writer_close(o->sw, &si, err);
+    if (!code) {
+        for (int b = 0; b < 8; b++) o->index.data[16 + b] = (uint8_t)(o->n >> (8 * b));
+        for (int b = 0; b < 8; b++) o->index.data[24 + b] = (uint8_t)(si.xxh3 >> (8 * b));
+        hb_buf_put_u64(&o->index, hb_hash64(o->index.data, o->index.len, 0));
+        hb_buf_append(&o->index, HB_IMGINDEX_END_MAGIC, 8);
+        code = hb_write_file_atomic(index_path, o->index.data, o->index.len, err);
+        if (info) *info = (hb_imgstore_info){o->n, dups, si.bytes, si.xxh3};
+    }
+    out_free(o);
+    return code;
+}
+
 int hb_imgstore_writer_close(hb_imgstore_writer *w, hb_imgstore_info *info, hb_err *err) {
     if (w->failed) {
         int code = hb_err_set(err, HB_EIO, w->spill, HB_NOPOS, HB_NOPOS, "%s", w->failure);
         writer_free(w);
         return code;
     }
-    qsort(w->e, w->n, sizeof *w->e, cmp_went);
-    /* One record per block: the trainer decompresses exactly the image it reads. The payload is already
-     * compressed, so the container's zstd pass runs at its fastest level. */
-    hb_shard_opts o = {.block_bytes = 1, .zstd_level = 1};
-    hb_shard_writer *sw;
-    int code = hb_shard_writer_open(&sw, w->store, HB_SCHEMA_IMAGE, &o, err);
+    if (w->n) qsort(w->e, w->n, sizeof *w->e, cmp_went);
+    out_store o;
+    int code = out_open(&o, w->store, w->size, err);
     if (code) {
         writer_free(w);
         return code;
     }
-    hb_buf payload = {0}, rec = {0}, index = {0};
-    hb_buf_append(&index, HB_IMGINDEX_MAGIC, 8);
-    hb_buf_put_u32(&index, HB_IMGINDEX_VERSION);
-    hb_buf_put_u32(&index, w->size);
-    hb_buf_put_u64(&index, w->n);
-    hb_buf_put_u64(&index, 0); /* the store checksum, filled in below */
+    hb_buf payload = {0};
     for (size_t i = 0; i < w->n && !code; i++) {
         const went *e = &w->e[i];
         hb_buf_clear(&payload);
@@ -363,26 +429,12 @@ int hb_imgstore_writer_close(hb_imgstore_writer *w, hb_imgstore_info *info, hb_e
             code = hb_err_errno(err, HB_EIO, w->spill, "cannot read the image spill file back");
             break;
         }
-        hb_buf_clear(&rec);
-        put_record(&rec, e->h, e->w, e->ht, e->fmt, HB_IMGENC_DELTA_ZSTD, w->size, e->pix_hash, e->origin, payload.data, e->len);
-        code = hb_shard_writer_add(sw, rec.data, rec.len, err);
-        hb_buf_put_u64(&index, e->h.lo);
-        hb_buf_put_u64(&index, e->h.hi);
-    }
-    hb_shard_info si;
-    if (code) hb_shard_writer_abort(sw);
-    else code = hb_shard_writer_close(sw, &si, err);
-    if (!code) {
-        uint8_t *ck = index.data + 24;
-        for (int b = 0; b < 8; b++) ck[b] = (uint8_t)(si.xxh3 >> (8 * b));
-        hb_buf_put_u64(&index, hb_hash64(index.data, index.len, 0));
-        hb_buf_append(&index, HB_IMGINDEX_END_MAGIC, 8);
-        code = hb_write_file_atomic(w->index, index.data, index.len, err);
-        if (info) *info = (hb_imgstore_info){w->n, w->dups, si.bytes, si.xxh3};
+        rec_view v = {{e->h, e->w, e->ht, e->fmt, w->size, NULL, NULL}, HB_IMGENC_DELTA_ZSTD, e->pix_hash, NULL,
+                      payload.data, 0, e->len};
+        code = out_add(&o, &v, (const uint8_t *)e->origin, e->origin ? strlen(e->origin) : 0, err);
     }
     hb_buf_free(&payload);
-    hb_buf_free(&rec);
-    hb_buf_free(&index);
+    code = out_close(&o, code, w->index, w->dups, info, err);
     writer_free(w);
     return code;
 }
@@ -604,5 +656,67 @@ int hb_imgstore_verify(const char *dir, uint32_t size, hb_err *err) {
     code = hb_shard_verify(s->store, verify_record, &c, err);
     free(c.pixels);
     hb_imgstore_close(s);
+    return code;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Merge
+ * ------------------------------------------------------------------------------------------------------------- */
+static int origin_less(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c < 0 || (c == 0 && an < bn);
+}
+
+int hb_imgstore_merge(const char *out_dir, uint32_t size, const char *const *in_dirs, size_t n, hb_imgstore_info *info,
+                      hb_err *err) {
+    if (size == 0 || size > 16384)
+        return hb_err_set(err, HB_EINVAL, out_dir, HB_NOPOS, HB_NOPOS, "image store merge: bad size %u", size);
+    hb_imgstore **in = hb_xcalloc(n + 1, sizeof *in);
+    hb_shard **h = hb_xcalloc(n + 1, sizeof *h);
+    uint64_t *pos = hb_xcalloc(n + 1, sizeof *pos);
+    int code = 0;
+    for (size_t i = 0; i < n && !code; i++) {
+        code = hb_imgstore_open(&in[i], in_dirs[i], size, err);
+        if (!code && !(h[i] = pool_take(in[i], err))) code = err ? err->code : HB_EIO;
+    }
+    char *sub = hb_path_join(out_dir, HB_IMGSTORE_DIR), *store = hb_imgstore_path(out_dir, size);
+    char *index = hb_imgstore_index_path(out_dir, size);
+    if (!code) code = hb_mkdir_p(sub, err);
+    out_store o;
+    int opened = !code && !(code = out_open(&o, store, size, err));
+    hb_buf origin = {0};
+    uint64_t dups = 0;
+    while (!code) {
+        /* the smallest hash at the inputs' heads; every input holding it contributes its origin */
+        int have = 0;
+        hb_hash128 min = {0, 0};
+        for (size_t i = 0; i < n; i++)
+            if (pos[i] < in[i]->n && (!have || hash_less(hash_at(in[i], pos[i]), min))) min = hash_at(in[i], pos[i]), have = 1;
+        if (!have) break;
+        rec_view first;
+        int got = 0;
+        for (size_t i = 0; i < n && !code; i++) {
+            if (pos[i] >= in[i]->n || !hb_hash128_eq(hash_at(in[i], pos[i]), min)) continue;
+            const uint8_t *rec;
+            size_t len;
+            rec_view v;
+            if ((code = hb_shard_get(h[i], pos[i], &rec, &len, err)) || (code = parse_record(rec, len, &v, err))) break;
+            if (!got || origin_less(v.origin, v.olen, origin.data, origin.len)) {
+                hb_buf_clear(&origin);
+                hb_buf_append(&origin, v.origin, v.olen);
+            }
+            if (!got) first = v, got = 1; /* its record stays valid: later gets go to other inputs' handles */
+            else dups++;
+            pos[i]++;
+        }
+        if (!code) code = out_add(&o, &first, origin.data, origin.len, err);
+    }
+    if (opened) code = out_close(&o, code, index, dups, info, err);
+    hb_buf_free(&origin);
+    for (size_t i = 0; i < n; i++) {
+        if (h[i]) pool_give(in[i], h[i]);
+        hb_imgstore_close(in[i]);
+    }
+    free(in), free(h), free(pos), free(sub), free(store), free(index);
     return code;
 }

@@ -103,4 +103,11 @@ int hb_imgstore_get_at(hb_imgstore *s, uint64_t k, uint8_t *pixels, hb_image_met
  * order and agreement with the records. */
 int hb_imgstore_verify(const char *dir, uint32_t size, hb_err *err);
 
+/* Merge the size-S stores of in_dirs into out_dir's (for hb-prep --shard i/N, or a sweep adding to shared images):
+ * every hash once, in hash order, keeping the smallest origin; payloads are copied, not recompressed. The same inputs
+ * in any order give the same bytes, and the same bytes as one ingest of all their images. out_dir may be one of
+ * in_dirs: its store is replaced atomically at the end. info->duplicates counts hashes found in several inputs. */
+int hb_imgstore_merge(const char *out_dir, uint32_t size, const char *const *in_dirs, size_t n, hb_imgstore_info *info,
+                      hb_err *err);
+
 #endif
