@@ -159,11 +159,10 @@ static int open_loader(run_t *r, hb_err *err) {
     return hb_loader_open(&r->L, &lo, err);
 }
 
-/* Resume: state, checks against this run, weights and moments. */
+/* Resume: the checkpoint's state (read and verified in setup) against this run, then the moments. */
 static int resume(run_t *r, hb_err *err) {
     hb_run_state *st = &r->st;
-    int rc = hb_ckpt_read_state(r->resume_dir, st, NULL, err);
-    if (rc) return rc;
+    int rc;
     if (st->stage != r->c.stage)
         return hb_err_set(err, HB_EINVAL, r->resume_dir, HB_NOPOS, HB_NOPOS,
                           "the checkpoint was written by a %s run; this run is %s (start a new run_dir with "
@@ -186,6 +185,10 @@ static int resume(run_t *r, hb_err *err) {
         return hb_err_set(err, HB_EINVAL, r->resume_dir, HB_NOPOS, HB_NOPOS,
                           "the checkpoint is at step %lld; the run has %lld steps: nothing left to do",
                           (long long)st->step, (long long)r->T);
+    if (r->o->until > 0 && r->o->until <= st->step)
+        return hb_err_set(err, HB_EINVAL, r->resume_dir, HB_NOPOS, HB_NOPOS,
+                          "--until %lld: the checkpoint is already at step %lld", (long long)r->o->until,
+                          (long long)st->step);
     if ((rc = hb_ckpt_load_optim(r->resume_dir, &r->opt, err))) return rc;
     r->opt.t = st->adam_t;
     return 0;
@@ -210,6 +213,8 @@ static int setup(run_t *r, hb_err *err) {
     hb_ops_opts oo = {.threads = (int)c->threads, .deterministic = 1};
     if (!(r->ops = hb_ops_open(c->backend, &oo, err))) return err ? (int)err->code : HB_EINTERNAL;
     if ((rc = resolve_batches(r, err)) || (rc = resolve_model(r, err))) return rc;
+    /* a resumed checkpoint's files are verified (sizes, checksums) before anything is loaded from them */
+    if (r->resume_dir[0] && (rc = hb_ckpt_read_state(r->resume_dir, &r->st, NULL, err))) return rc;
     hb_model_opts mo = {.stage = c->stage ? HB_STAGE_FT : HB_STAGE_PT,
                         .limits = {r->images, r->micro, c->max_tokens},
                         .param_dtype = HB_F32};
@@ -217,10 +222,13 @@ static int setup(run_t *r, hb_err *err) {
     if ((rc = hb_model_load_checkpoint(r->m, r->weights_dir, err))) return rc;
     if ((rc = hb_optim_init(&r->opt, r->m, err))) return rc;
     if ((rc = open_loader(r, err))) return rc;
-    r->st.stage = c->stage;
-    r->st.global_batch = r->G;
-    hb_hash64_hex(hb_loader_plan_hash(r->L), r->st.plan_hash);
-    if (r->resume_dir[0] && (rc = resume(r, err))) return rc;
+    if (r->resume_dir[0]) {
+        if ((rc = resume(r, err))) return rc;
+    } else {
+        r->st.stage = c->stage;
+        r->st.global_batch = r->G;
+        hb_hash64_hex(hb_loader_plan_hash(r->L), r->st.plan_hash);
+    }
     hb_loader_cursor(r->L, r->st.step, r->st.cursor, sizeof r->st.cursor);
     char title[300];
     const char *base = strrchr(c->run_dir, '/');
