@@ -1,5 +1,6 @@
-/* model/trainer_optim.c — the AdamW state of the trained parameters: moments in one backend arena, one slot per
- * trained parameter (decay flags from the parameter table: none for biases and norm weights, spec-model.md §7.1).
+/* model/trainer_optim.c — the AdamW state of the trained parameters (moments in one backend arena, one slot per
+ * trained parameter; decay flags from the parameter table: none for biases and norm weights, spec-model.md §7.1),
+ * and the HB_TRAIN_FAULT test hook.
  *
  * Dependencies:
  *   model/trainer_internal.h  hb_optim
