@@ -289,7 +289,15 @@ void hb_trainer_cfg_get(const hb_trainer_cfg *c, const char *name, hb_buf *out) 
     switch (f->f.type) {
     case HB_TF_STR: hb_buf_puts(out, src); break;
     case HB_TF_INT: hb_buf_printf(out, "%lld", (long long)*(const int64_t *)src); break;
-    case HB_TF_NUM: hb_buf_printf(out, "%.17g", *(const double *)src); break;
+    case HB_TF_NUM: { /* the shortest text that reads back as the same double */
+        double v = *(const double *)src;
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+            if (strtod(tmp, NULL) == v) break;
+        }
+        hb_buf_puts(out, tmp);
+        break;
+    }
     case HB_TF_ENUM:
         enum_name(f->f.choices, *(const int *)src, tmp, sizeof tmp);
         hb_buf_puts(out, tmp);
