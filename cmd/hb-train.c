@@ -5,6 +5,9 @@
  *   hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors
  *   hb-train bench (--preset NAME | --config FILE) [--stage pt|ft] [--batch-size B] [--seq T] [--images-per-seq K]
  *                  [--steps N] [--seed N]      forward+backward throughput on a random batch
+ *   hb-train train [--config FILE.yaml] [--FIELD VALUE ...] [--resume [CKPT]] [--until STEP]
+ *                  train on a mix plan (model/trainer.h, docs/training.md); --help-config lists the fields;
+ *                  SIGINT/SIGTERM finish the current step, write a checkpoint and exit 0
  * Common options: --threads N (CPU backend threads; default HB_THREADS, else all cores), --backend cpu.
  * Exit status: 0 ok, 1 failure (the error names the file and the reason), 2 usage error.
  *
@@ -12,7 +15,10 @@
  *   core/core.h      hb_err, hb_buf, hb_parse_i64
  *   kernels/ops.h    hb_ops_open / hb_ops_close (the backend)
  *   model/tools.h    hb_train_init, hb_train_debug, hb_train_bench
- *   model/model.h    hb_stage_parse (via tools.h) */
+ *   model/model.h    hb_stage_parse (via tools.h)
+ *   model/trainer.h  hb_trainer_* (the train subcommand)
+ *   <signal.h>       SIGINT/SIGTERM request a checkpoint and a clean exit */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,7 @@
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "model/tools.h"
+#include "model/trainer.h"
 
 static const char *USAGE =
     "usage: hb-train init (--preset NAME | --config FILE) -o DIR [--clip PATH] [--llama PATH] [--seed N]\n"
@@ -28,6 +35,8 @@ static const char *USAGE =
     "       hb-train debug --checkpoint DIR --stage pt|ft --batch IN.safetensors --out OUT.safetensors\n"
     "       hb-train bench (--preset NAME | --config FILE) [--stage pt|ft] [--batch-size B] [--seq T]\n"
     "                      [--images-per-seq K] [--steps N] [--seed N]\n"
+    "       hb-train train [--config FILE.yaml] [--FIELD VALUE ...] [--resume [CKPT]] [--until STEP]\n"
+    "                      (--help-config lists the fields, e.g. --optim.lr 3e-4 --batch.micro 4)\n"
     "common options: --threads N  --backend cpu\n"
     "presets: tiny, small, 7b-m144, 7b-m256, 13b-m256, 13b-m576\n";
 
@@ -142,6 +151,77 @@ static int cmd_debug(int argc, char **argv) {
     return 0;
 }
 
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void help_config(void) {
+    int n;
+    const hb_trainer_field *f = hb_trainer_cfg_fields(&n);
+    hb_trainer_cfg d;
+    hb_trainer_cfg_defaults(&d);
+    for (int i = 0; i < n; i++) {
+        hb_buf v = {0};
+        hb_trainer_cfg_get(&d, f[i].name, &v);
+        printf("  --%-20s %s%s%s%s  [default: %s]\n", f[i].name, f[i].doc, f[i].choices ? " (" : "",
+               f[i].choices ? f[i].choices : "", f[i].choices ? ")" : "", hb_buf_cstr(&v));
+        hb_buf_free(&v);
+    }
+}
+
+/* hb-train train: the config file first, then every --FIELD VALUE in order (the command line wins). */
+static int cmd_train(int argc, char **argv) {
+    hb_trainer_cfg c;
+    hb_trainer_cfg_defaults(&c);
+    hb_trainer_opts o = {.progress = stdout, .interrupt = &interrupted};
+    hb_err err;
+    hb_err_clear(&err);
+    const char *config = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--help-config")) {
+            help_config();
+            return 0;
+        }
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    }
+    if (config && hb_trainer_cfg_load(&c, config, &err)) return fail(&err);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--config")) {
+            i++;
+        } else if (!strcmp(a, "--resume")) {
+            o.resume = v && strncmp(v, "--", 2) ? argv[++i] : "";
+        } else if (!strcmp(a, "--until")) {
+            long long n;
+            if (!v || hb_parse_i64(v, &n) || n < 1) return usage("--until needs a step number >= 1");
+            o.until = n;
+            i++;
+        } else if (!strncmp(a, "--", 2) && a[2]) {
+            if (!v) return usage("missing value after the last option");
+            if (hb_trainer_cfg_set(&c, a + 2, v, &err)) return usage(err.reason);
+            i++;
+        } else {
+            return usage("train takes --config FILE and --FIELD VALUE options");
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    hb_trainer_result r;
+    if (hb_trainer_run(&c, &o, &r, &err)) return fail(&err);
+    char *plot = hb_path_join(c.run_dir, "loss.svg");
+    printf("%s after step %lld (loss %.4f); %lld step(s) skipped\n", r.interrupted ? "stopped" : "finished",
+           (long long)r.last_step, r.final_loss, (long long)r.skipped);
+    if (r.last_checkpoint[0]) printf("last checkpoint: %s\n", r.last_checkpoint);
+    printf("loss plot: %s\n", plot);
+    free(plot);
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv) {
     hb_bench_opts o = {.stage = HB_STAGE_FT, .batch = 4, .seq = 256, .images_per_seq = 0, .steps = 3, .seed = 1};
     common_opts c = {0};
@@ -186,6 +266,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "init")) return cmd_init(argc, argv);
     if (!strcmp(argv[1], "debug")) return cmd_debug(argc, argv);
+    if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
     return usage("unknown subcommand");
 }
