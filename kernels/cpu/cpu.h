@@ -58,6 +58,7 @@ static inline float hb_cpu_expf(float x) {
     x = x < -70.0f ? -70.0f : (x > 80.0f ? 80.0f : x);
     float t = x * 1.44269504088896341f;
     float n = (t + 12582912.0f) - 12582912.0f; /* round to nearest integer (1.5·2^23 trick) */
+    n = n == n ? n : 0.0f; /* NaN input: keep the cast below defined; p is NaN, so NaN still comes out */
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
