@@ -1,31 +1,49 @@
 #!/bin/bash
-# make demo: the main job on the bundled example. Each stage prints what it did; outputs go to demo-out/.
+# make demo: the whole pipeline on the bundled examples, the way a user runs it:
+#   hb-prep  every raw format in examples/ -> tokenized shards + image store + stats + rejects (recipes/demo.yaml)
+#   hb-mix   the demo mix -> an exact, resumable training stream (plan + realised table)
+#   hb-train a tiny Honeybee, fine-tuned on that stream on the CPU -> checkpoints, train.jsonl, loss.svg
+# Outputs go to demo-out/. Takes about two minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${HB_BIN:-bin}
 OUT=demo-out
 rm -rf "$OUT"; mkdir -p "$OUT"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # OpenMP threads sleep instead of spinning on a shared machine
 
-echo "== shards: pack the example samples, verify every checksum, print per-source stats =="
-"$BIN/hb-inspect" pack examples/shard/samples.jsonl -o "$OUT/example.hbs"
-"$BIN/hb-inspect" verify "$OUT/example.hbs"
-"$BIN/hb-inspect" stats "$OUT/example.hbs"
-echo "first sample (hb-inspect dump, cut to 300 characters):"
-"$BIN/hb-inspect" dump "$OUT/example.hbs" > "$OUT/example.jsonl"
-head -n 1 "$OUT/example.jsonl" | cut -c1-300
+echo "== 1. hb-prep: every raw format in examples/ -> shards, stats, rejects, image store (recipes/demo.yaml) =="
+"$BIN/hb-prep" recipes/demo.yaml -j 2
+"$BIN/hb-inspect" verify "$OUT/shards" | tail -n 2
+"$BIN/hb-inspect" stats "$OUT/shards"
+echo "-- rejected records and images (file, position, reason):"
+cat "$OUT"/shards/*.rejects.jsonl | cut -c1-200
+echo "-- one GQA sample (hb-inspect dump; its template and dedup choices recorded):"
+"$BIN/hb-inspect" dump "$OUT/shards/gqa-00000.hbs" > "$OUT/gqa.jsonl"
+head -n 1 "$OUT/gqa.jsonl" | python3 -c 'import json,sys
+s=json.loads(sys.stdin.readline())
+print("id:", s["id"], " records:", s["records"], " choices:", json.dumps(s["choices"]))
+print("".join(("\n" if i else "") + ("Human: " if t["role"]=="human" else "AI: " if t["role"]=="ai" else "") + t["text"] for i,t in enumerate(s["turns"])))
+print("tokens:", s["n_tokens"], " supervised:", s["n_supervised"], " image tokens:", s["n_image_tokens"])'
+"$BIN/hb-inspect" image "$OUT/shards" 0 -o "$OUT/sample0.png"
 echo
-echo "== tokenizer: Honeybee's chunk-wise prompt encoding of a 1-turn VQA prompt (M = 4 image positions) =="
-TOK=../shared/fixtures/tokenizers/llama/tokenizer.json
-echo '"The following is a conversation between a curious human and AI assistant.\nHuman: <image>\nHuman: What color is the bus?\nAI: red"' \
-  | "$BIN/hb-tok" prompt --tokenizer "$TOK" --visual-tokens 4 --max-length 1023
+
+echo "== 2. hb-mix: balance the demo sources exactly (recipes/demo.yaml, mix section) =="
+"$BIN/hb-mix" recipes/demo.yaml
 echo
-echo "== templates: lint every shipped set, then render one VQAv2 sample with two sets =="
-"$BIN/hb-prep" lint-templates templates/*.yaml
-line='{"id":"vqav2/demo","image":true,"examples":[{"question":"What color is the bus?","answer":"red"},{"question":"How many people are there?","answer":"2"}]}'
-for set in honeybee multi-flip; do
-  echo "-- templates/$set.yaml, seed 1:"
-  echo "$line" | "$BIN/hb-prep" render --templates "templates/$set.yaml" --dataset vqav2 --seed 1 \
-    | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); print(r["text"]); print("choices:", json.dumps(r["choices"]))'
-done
+
+echo "== 3. hb-train: a tiny Honeybee fine-tuned on the mix, on the CPU (examples/train/demo.yaml) =="
+"$BIN/hb-train" train --config examples/train/demo.yaml
+python3 - "$OUT/train/train.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
+k = max(1, len(rows) // 5)
+first = sum(r["loss"] for r in rows[:k]) / k
+last = sum(r["loss"] for r in rows[-k:]) / k
+print(f"loss: mean of the first {k} steps {first:.3f} -> mean of the last {k} steps {last:.3f}")
+PY
 echo
-echo "demo done: outputs in $OUT/"
+echo "demo done. Outputs in $OUT/:"
+echo "  shards + manifest + image store   $OUT/shards/"
+echo "  a preprocessed image              $OUT/sample0.png"
+echo "  mix plan and realised table       $OUT/shards/mix-demo/"
+echo "  loss plot (open in a browser)     $OUT/train/loss.svg"
