@@ -47,6 +47,15 @@ ifeq ($(HB_CUDA),1)
   endif
 endif
 
+# Quiet by default ("CC file"); V=1 prints the full commands.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @printf '  %-5s %s\n' $(1) $(2)
+endif
+
 .PHONY: all deps test demo bench clean
 .SECONDARY:
 all: deps $(CMDS)
@@ -57,23 +66,28 @@ deps:
 $(BUILD)/libhb.a: $(LIB_OBJ) $(CU_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
-	nvcc -O2 -std=c++17 -I. -Ilib -arch=sm_90 -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)nvcc -O2 -std=c++17 -I. -Ilib -arch=sm_90 -c $< -o $@
 
 $(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libhb.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(BUILD)/libhb.a $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(BUILD)/libhb.a $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJ) $(BUILD)/libhb.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(TEST_HOBJ) $(BUILD)/libhb.a $(LDLIBS) -lcriterion -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(TEST_HOBJ) $(BUILD)/libhb.a $(LDLIBS) -lcriterion -o $@
 
 test: deps $(CMDS) $(TESTS)
 	@HB_BIN=$(abspath $(BIN)) HB_BUILD=$(abspath $(BUILD)) tests/run.sh $(TESTS)

@@ -125,6 +125,7 @@ static void absolute(const char *base, const char *value, char *out, size_t cap)
     } else {
         snprintf(out, cap, "%s/%s", base, value);
     }
+    hb_path_normalize(out);
 }
 
 static int enum_index(const char *choices, const char *v) {

@@ -123,6 +123,12 @@ int hb_path_exists(const char *path);
 int hb_path_is_dir(const char *path);
 /* Join dir and name with one '/' into a malloc'd string. */
 char *hb_path_join(const char *dir, const char *name);
+/* Lexical clean-up in place: repeated '/' and "." segments removed, "x/.." collapsed where x is a name (leading
+ * ".." of a relative path kept), no trailing '/'; "" becomes ".". Does not touch the file system (a symlinked
+ * directory followed by ".." is resolved lexically, as most shells' `cd` does). */
+void hb_path_normalize(char *path);
+/* rel relative to base_dir (rel unchanged when absolute or base_dir is NULL/""), normalised; malloc'd. */
+char *hb_path_resolve(const char *base_dir, const char *rel);
 
 /* An output file that appears under its final name only when complete: data goes to "<path>.tmp.<random>" in the
  * same directory; commit flushes, fsyncs, renames over <path> and fsyncs the directory. abort (or a crash) leaves

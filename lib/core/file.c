@@ -52,6 +52,40 @@ char *hb_path_join(const char *dir, const char *name) {
     return p;
 }
 
+void hb_path_normalize(char *path) {
+    int abs = path[0] == '/';
+    char *segs[512];
+    int n = 0, kept_up = 0; /* kept_up: leading ".." segments of a relative path */
+    char *save = NULL;
+    char *copy = hb_xstrdup(path);
+    for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(t, ".")) continue;
+        if (!strcmp(t, "..")) {
+            if (n > kept_up) n--;
+            else if (!abs && n < 512) segs[n++] = t, kept_up++;
+            continue;
+        }
+        if (n < 512) segs[n++] = t;
+    }
+    char *o = path;
+    if (abs) *o++ = '/';
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(segs[i]);
+        if (i) *o++ = '/';
+        memmove(o, segs[i], l);
+        o += l;
+    }
+    if (o == path) *o++ = '.';
+    *o = 0;
+    free(copy);
+}
+
+char *hb_path_resolve(const char *base_dir, const char *rel) {
+    char *p = rel[0] == '/' || !base_dir || !*base_dir ? hb_xstrdup(rel) : hb_path_join(base_dir, rel);
+    hb_path_normalize(p);
+    return p;
+}
+
 int hb_mkdir_p(const char *path, hb_err *err) {
     char *tmp = hb_xstrdup(path);
     size_t n = strlen(tmp);

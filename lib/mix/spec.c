@@ -20,8 +20,7 @@ const char *hb_mix_unit_name(hb_mix_unit u) { return (unsigned)u < 4 ? UNITS[u] 
 const char *hb_mix_kind_name(hb_mix_kind k) { return (unsigned)k < 3 ? KINDS[k] : "?"; }
 
 static char *resolve(const char *base_dir, const char *p) {
-    if (p[0] == '/' || !base_dir || !*base_dir) return hb_xstrdup(p);
-    return hb_path_join(base_dir, p);
+    return hb_path_resolve(base_dir, p);
 }
 
 static int bad(hb_err *err, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -14,8 +14,7 @@ static const char *const DEFAULT_KEYS[] = {"nturn", "dedup", "dedup_normalize", 
 
 char *hb_recipe_path(const hb_recipe *r, const char *rel) {
     if (!rel) return NULL;
-    if (rel[0] == '/' || !r->dir || !*r->dir) return hb_xstrdup(rel);
-    return hb_path_join(r->dir, rel);
+    return hb_path_resolve(r->dir, rel);
 }
 
 const hb_recipe_source *hb_recipe_find(const hb_recipe *r, const char *name) {

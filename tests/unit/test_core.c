@@ -217,3 +217,21 @@ Test(core, progress_reports_count_rate_and_eta_or_stays_quiet) {
     cr_assert_str_eq(off, "", "quiet when disabled (and when stderr is not a TTY by default)");
     free(off);
 }
+
+Test(core, path_normalize_and_resolve) {
+    const char *cases[][2] = {{"recipes/../demo-out/shards", "demo-out/shards"}, {"/a/b/../../c", "/c"},
+                              {"a//b/./c/", "a/b/c"}, {"../../x", "../../x"}, {"a/../..", ".."}, {"", "."},
+                              {"/..", "/"}, {"./", "."}, {"/work/x/../../y/./z", "/y/z"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", cases[i][0]);
+        hb_path_normalize(buf);
+        cr_assert_str_eq(buf, cases[i][1], "'%s'", cases[i][0]);
+    }
+    char *p = hb_path_resolve("recipes", "../examples/x.json");
+    cr_assert_str_eq(p, "examples/x.json");
+    free(p);
+    p = hb_path_resolve("recipes", "/abs/x");
+    cr_assert_str_eq(p, "/abs/x");
+    free(p);
+}
