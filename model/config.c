@@ -175,12 +175,12 @@ static int parse_llama_obj(const cJSON *o, const char *file, const char *path, h
         return rc;
     if (strcmp(mt, "llama")) return unsupported(file, path, "model_type", "only llama is implemented", err);
     if (strcmp(act, "silu")) return unsupported(file, path, "hidden_act", "only silu is implemented", err);
-    if (tie) return unsupported(file, path, "tie_word_embeddings", "tied embeddings are not implemented", err);
-    if (abias || mbias) return unsupported(file, path, abias ? "attention_bias" : "mlp_bias", "biases are not implemented", err);
+    if (tie) return unsupported(file, path, "tie_word_embeddings", "tied embeddings are not supported by hb (Vicuna has an untied lm_head)", err);
+    if (abias || mbias) return unsupported(file, path, abias ? "attention_bias" : "mlp_bias", "biases in attention/MLP projections are not supported by hb (LLaMA has none)", err);
     if (c->num_key_value_heads != c->num_attention_heads)
-        return unsupported(file, path, "num_key_value_heads", "grouped-query attention is not implemented", err);
+        return unsupported(file, path, "num_key_value_heads", "grouped-query attention is not supported by hb (Vicuna-7B/13B use full multi-head attention)", err);
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) return unsupported(file, path, "rope_scaling", "RoPE scaling is not implemented", err);
+    if (rs && !cJSON_IsNull(rs)) return unsupported(file, path, "rope_scaling", "RoPE scaling is not supported by hb", err);
     /* transformers >= 4.56 writes rope_parameters {rope_theta, rope_type} instead of rope_theta */
     const cJSON *rp = cJSON_GetObjectItemCaseSensitive(o, "rope_parameters");
     if (rp && !cJSON_IsNull(rp)) {
@@ -226,7 +226,7 @@ static int parse_proj_obj(const cJSON *o, const char *file, const char *path, hb
     if (!cJSON_IsObject(o)) return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s: expected an object", path);
     const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "feature_layer_index");
     if (fl && cJSON_IsArray(fl))
-        return unsupported(file, path, "feature_layer_index", "multi-level features (a list) are not implemented", err);
+        return unsupported(file, path, "feature_layer_index", "multi-level features (a list) are not supported by hb", err);
     if ((rc = get_str(o, "projector_type", file, path, p->projector_type, sizeof p->projector_type, err)) ||
         (rc = get_int(o, "depth", 0, file, path, &p->depth, err)) ||
         (rc = get_pos(o, "mlp_depth", 0, file, path, &p->mlp_depth, err)) ||
