@@ -33,7 +33,8 @@ typedef enum {
     HB_ENOTFOUND,    /* missing file, key or sample */
     HB_EUNSUPPORTED, /* valid input this version cannot handle */
     HB_ERANGE,       /* an index or size out of range */
-    HB_EINTERNAL     /* an invariant broke: a bug in hb */
+    HB_EINTERNAL,    /* an invariant broke: a bug in hb */
+    HB_EINTR         /* interrupted (SIGINT/SIGTERM, hb_interrupted) */
 } hb_code;
 
 #define HB_NOPOS (-1LL)
@@ -220,5 +221,13 @@ void hb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "hb:
 const char *hb_fmt_count(uint64_t v, char *buf, size_t n);
 /* Parse a decimal integer; 0 on success. */
 int hb_parse_i64(const char *s, long long *out);
+/* The candidate closest to s by edit distance (ASCII case-insensitive), when close enough to be a likely typo
+ * (at most 1 edit for names of up to 4 characters, 2 up to 8, 3 beyond); NULL otherwise. For "did you mean". */
+const char *hb_closest(const char *s, const char *const *candidates, size_t n);
+
+/* Interruption (SIGINT/SIGTERM): a command's signal handler calls hb_interrupt_set(); long loops in the libraries
+ * poll hb_interrupted() and stop with HB_EINTR, so their usual error paths remove temporary files. */
+void hb_interrupt_set(int sig); /* 0 clears */
+int hb_interrupted(void);       /* the signal number, or 0 */
 
 #endif

@@ -2,7 +2,9 @@
  * Dependencies: core.h (hb_err), <errno.h>/<string.h> (strerror), <stdarg.h>. */
 #include "core.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <signal.h> /* sig_atomic_t */
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +87,7 @@ const char *hb_code_name(hb_code c) {
     case HB_ENOTFOUND: return "not found";
     case HB_EUNSUPPORTED: return "unsupported";
     case HB_ERANGE: return "out of range";
+    case HB_EINTR: return "interrupted";
     case HB_EINTERNAL: return "internal error";
     }
     return "unknown error";
@@ -120,3 +123,41 @@ int hb_parse_i64(const char *s, long long *out) {
     *out = v;
     return 0;
 }
+
+static int edit_distance(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 64 || m > 64) return 1 << 20;
+    int row[65];
+    for (size_t j = 0; j <= m; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= m; j++) {
+            int up = row[j];
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int v = diag + cost;
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+const char *hb_closest(const char *s, const char *const *candidates, size_t n) {
+    size_t len = strlen(s);
+    int limit = len <= 4 ? 1 : len <= 8 ? 2 : 3, best = limit + 1;
+    const char *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i]) continue;
+        int d = edit_distance(s, candidates[i]);
+        if (d < best) best = d, out = candidates[i];
+    }
+    return out;
+}
+
+static volatile sig_atomic_t interrupted_by;
+
+void hb_interrupt_set(int sig) { interrupted_by = sig; }
+int hb_interrupted(void) { return interrupted_by; }

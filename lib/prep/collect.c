@@ -85,7 +85,7 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
         const char *name = it->image;
         if (s->src->image_flat && strrchr(name, '/')) name = strrchr(name, '/') + 1;
         p->image = hb_arena_printf(&b->arena, "%s%s", it->image_archive ? "" : s->src->image_prefix, name);
-        if (s->p->ingest) {
+        if (s->p->ingest && !s->src->no_images) {
             if (it->image_archive) { /* the bytes come with the item: kept until the sample is built */
                 p->archive = dup(b, it->image_archive);
                 p->img_data = it->image_len ? hb_arena_memdup(&b->arena, it->image_data, it->image_len) : NULL;
@@ -93,8 +93,9 @@ static int on_emit(void *user, const hb_src_item *it, hb_err *err) {
                 b->pending_bytes += it->image_len;
             } else if (s->root_id < 0)
                 return hb_err_set(err, HB_EINVAL, s->p->r->path, HB_NOPOS, HB_NOPOS,
-                                  "sources.%s.images: missing (its records name images such as %s; or run with "
-                                  "--no-images)", s->src->name, p->image);
+                                  "sources.%s.images: missing (its records name images such as %s): give their root "
+                                  "(a folder or a zip/tar archive), or `images: none` to build it without images",
+                                  s->src->name, p->image);
             else p->root = s->root_id;
         }
         s->st.images_ref++;

@@ -63,7 +63,7 @@ int hb_prep_images_open(hb_prep *p, hb_err *err) {
 
 int hb_prep_images_root(hb_prep *p, hb_psrc *s, hb_err *err) {
     s->root_id = -1;
-    if (!p->ingest || !s->src->images) return 0;
+    if (!p->ingest || !s->src->images || s->src->no_images) return 0;
     int rc = hb_ingest_add_root(p->ingest, s->src->images, &s->root_id, err);
     if (rc) hb_err_prefix(err, "sources.%s.images", s->src->name);
     return rc;

@@ -12,8 +12,7 @@
 
 int hb_prep_settings_of(const hb_recipe *r, const hb_recipe_source *s, hb_prep_settings *out, hb_err *err) {
     const hb_converter *c = hb_converter_find(s->dataset);
-    if (!c) return hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "sources.%s.dataset: unknown converter '%s'",
-                              s->name, s->dataset);
+    if (!c) return hb_src_check(r, s, 0, err); /* names the converters and the closest one */
     out->template_key = s->template_key ? s->template_key : s->name;
     if (c->conversation) {
         out->nturn = 1;
@@ -89,7 +88,6 @@ static int build_source(hb_prep *p, const hb_recipe_source *src, hb_prep_summary
     s.dataset = s.set.template_key;
     const hb_converter *conv = hb_converter_find(src->dataset);
     s.grouped = !conv->conversation && s.set.nturn != 1;
-    if ((rc = hb_prep_check_source(p, &s, err))) goto done;
     if ((rc = hb_prep_images_root(p, &s, err))) goto done;
     char *rej = hb_prep_out_name(p, src->name, ".rejects.jsonl");
     rc = hb_afile_open(&s.rejects, rej, err);
@@ -252,9 +250,26 @@ int hb_prep_run(const hb_recipe *r, const hb_prep_opts *o, hb_prep_summary *sum,
     if (o->only && !hb_recipe_find(r, o->only))
         return hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "--only %s: no such source in the recipe", o->only);
     if (!r->n_sources) return hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "the recipe has no sources");
-    int rc = hb_mkdir_p(o->outdir, err);
+    /* every source to build is checked before anything is written: a typo in the last source costs seconds, not
+     * the hours of building the ones before it */
+    int rc = 0;
+    for (size_t i = 0; i < r->n_sources && !rc; i++) {
+        const hb_recipe_source *src = &r->sources[i];
+        hb_prep_settings set;
+        if (o->only && strcmp(o->only, src->name)) continue;
+        rc = hb_src_check(r, src, !o->no_images && !o->inputs_only, err);
+        if (!rc) rc = hb_prep_settings_of(r, src, &set, err);
+    }
     if (rc) return rc;
+    if ((rc = hb_mkdir_p(o->outdir, err))) return rc;
     if ((rc = hb_prep_open_text(&p, err))) goto done;
+    for (size_t i = 0; i < r->n_sources && !rc; i++) {
+        const hb_recipe_source *src = &r->sources[i];
+        hb_prep_settings set;
+        if (o->only && strcmp(o->only, src->name)) continue;
+        if (!(rc = hb_prep_settings_of(r, src, &set, err))) rc = hb_prep_check_source(&p, src, set.template_key, err);
+    }
+    if (rc) goto done;
     if ((rc = hb_prep_images_open(&p, err))) goto done;
     double t0 = hb_now();
     for (size_t i = 0; i < r->n_sources && !rc; i++) {

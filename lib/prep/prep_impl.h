@@ -178,7 +178,7 @@ void hb_pbuf_free(hb_pbuf *b);
  * has a pattern; render + tokenize one sample. */
 int hb_prep_open_text(hb_prep *p, hb_err *err);
 void hb_prep_close_text(hb_prep *p);
-int hb_prep_check_source(hb_prep *p, hb_psrc *s, hb_err *err);
+int hb_prep_check_source(hb_prep *p, const hb_recipe_source *src, const char *template_key, hb_err *err);
 
 /* output.c */
 int hb_psrc_write_sample(hb_psrc *s, const hb_sample *smp, hb_err *err);

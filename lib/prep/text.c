@@ -41,13 +41,13 @@ void hb_prep_close_text(hb_prep *p) {
     p->templates = p->tokenizer = NULL;
 }
 
-int hb_prep_check_source(hb_prep *p, hb_psrc *s, hb_err *err) {
+int hb_prep_check_source(hb_prep *p, const hb_recipe_source *src, const char *template_key, hb_err *err) {
     if (p->o->inputs_only) return 0;
-    const hb_converter *c = hb_converter_find(s->src->dataset);
-    if (c->conversation || hb_template_lookup(p->templates, s->dataset)) return 0;
+    const hb_converter *c = hb_converter_find(src->dataset);
+    if (c->conversation || hb_template_lookup(p->templates, template_key)) return 0;
     return hb_err_set(err, HB_EINVAL, p->r->path, HB_NOPOS, HB_NOPOS,
                       "sources.%s: the template set %s has no pattern for '%s' (set sources.%s.template to one of its "
-                      "pattern keys)", s->src->name, p->r->templates, s->dataset, s->src->name);
+                      "pattern keys)", src->name, p->r->templates, template_key, src->name);
 }
 
 void hb_prep_worker_init(hb_prep *p, hb_prep_worker *w) {
@@ -94,7 +94,7 @@ void hb_prep_build_sample(hb_psrc *s, const hb_pbuf *b, const hb_psample *ps, hb
     hb_arena *a = &w->arena;
     const hb_pitem *f = &b->items[b->order[ps->first]];
     hb_hash128 image_hash = {0, 0};
-    int with_image = f->image && p->ingest;
+    int with_image = f->image && p->ingest && !s->src->no_images;
     if (with_image) { /* first, so a sample whose image is rejected costs no rendering */
         const char *why = hb_prep_image_of(s, f, &image_hash, a, &r->fatal, &r->err);
         if (why) {

@@ -87,7 +87,8 @@ static int parse_source(hb_recipe *r, cJSON *node, hb_recipe_source *s, hb_err *
     if ((rc = check_files(s->files, file, path, err))) return rc;
     const char *images = NULL;
     if ((rc = hb_cfg_str(node, "images", 0, file, path, &images, err))) return rc;
-    s->images = images ? hb_recipe_path(r, images) : NULL;
+    if (images && !strcmp(images, "none")) s->no_images = 1; /* built without images (a folder named none: ./none) */
+    else s->images = images ? hb_recipe_path(r, images) : NULL;
     if ((rc = int_in(node, "nturn", file, path, 0, 1000000, &s->nturn, err))) return rc;
     if ((rc = hb_cfg_str(node, "dedup", 0, file, path, &s->dedup, err))) return rc;
     if (s->dedup && !*s->dedup)

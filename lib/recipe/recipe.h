@@ -24,6 +24,7 @@ typedef struct {
     const char *dataset;      /* converter name in the registry (lib/sources); defaults to the source name */
     const cJSON *files;       /* as written: a string, a list of strings or a mapping role -> path (unresolved) */
     char *images;             /* the image root, resolved; NULL when the source has no `images` */
+    int no_images;            /* `images: none`: built without images (like --no-images, for this source only) */
     int nturn;                /* examples per sample after grouping by image; 0 = the whole group;
                                  HB_NTURN_DEFAULT = the converter's default */
     const char *dedup;        /* NULL = the converter's default; "none" or the example field to deduplicate on */

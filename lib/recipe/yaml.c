@@ -280,9 +280,12 @@ int hb_cfg_known_keys(const cJSON *obj, const char *const *known, const char *fi
         for (const char *const *k = known; *k && !ok; k++) ok = !strcmp(*k, it->string);
         if (!ok) {
             hb_buf b = {0};
-            for (const char *const *k = known; *k; k++) hb_buf_printf(&b, "%s%s", k == known ? "" : ", ", *k);
-            int code = hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s%s%s: unknown key (known: %s)",
-                                  path ? path : "", path && *path ? "." : "", it->string, hb_buf_cstr(&b));
+            size_t n = 0;
+            for (const char *const *k = known; *k; k++, n++) hb_buf_printf(&b, "%s%s", k == known ? "" : ", ", *k);
+            const char *near = hb_closest(it->string, known, n);
+            int code = hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s%s%s: unknown key%s%s%s (known: %s)",
+                                  path ? path : "", path && *path ? "." : "", it->string, near ? " (did you mean '" : "",
+                                  near ? near : "", near ? "'?)" : "", hb_buf_cstr(&b));
             hb_buf_free(&b);
             return code;
         }

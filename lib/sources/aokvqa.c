@@ -112,5 +112,6 @@ const hb_converter hb_conv_aokvqa = {
     .fields = FIELDS,
     .nturn = 1,
     .dedup = "none",
+    .image_paths = 1,
     .run = run,
 };

@@ -17,23 +17,26 @@ static char *key_path(hb_src_ctx *ctx) {
     return hb_arena_printf(&ctx->scratch, "sources.%s", ctx->src->name);
 }
 
-int hb_src_run(const hb_recipe *r, const hb_recipe_source *src, const hb_src_sink *sink, hb_src_ctx *ctx, hb_err *err) {
-    memset(ctx, 0, sizeof *ctx);
-    ctx->recipe = r;
-    ctx->src = src;
-    ctx->sink = *sink;
-    hb_arena_init(&ctx->scratch, 0);
-    ctx->conv = hb_converter_find(src->dataset);
+/* An unknown converter name: the error lists the converters and suggests the closest name. */
+static int unknown_converter(const hb_recipe *r, const hb_recipe_source *src, hb_err *err) {
+    hb_buf names = {0};
+    for (size_t i = 0; i < hb_converter_count(); i++)
+        hb_buf_printf(&names, "%s%s", i ? ", " : "", hb_converter_at(i)->name);
+    const char *all[64];
+    const char *near = hb_closest(src->dataset, all, hb_converter_names(all, 64));
+    int rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "sources.%s.dataset: unknown converter '%s'%s%s%s "
+                        "(known: %s; `hb-prep converters` describes them)", src->name, src->dataset,
+                        near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", hb_buf_cstr(&names));
+    hb_buf_free(&names);
+    return rc;
+}
+
+/* What hb_src_check and hb_src_run both check: the converter, the keys, the options every converter shares. */
+static int check_common(hb_src_ctx *ctx, hb_err *err) {
+    const hb_recipe *r = ctx->recipe;
+    const hb_recipe_source *src = ctx->src;
     int rc = 0;
-    if (!ctx->conv) {
-        hb_buf names = {0};
-        for (size_t i = 0; i < hb_converter_count(); i++)
-            hb_buf_printf(&names, "%s%s", i ? ", " : "", hb_converter_at(i)->name);
-        rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "sources.%s.dataset: unknown converter '%s' (known: %s)",
-                        src->name, src->dataset, hb_buf_cstr(&names));
-        hb_buf_free(&names);
-        return rc;
-    }
+    if (!ctx->conv) return unknown_converter(r, src, err);
     /* the accepted keys: the common ones plus the converter's */
     size_t n = 0;
     const char *known[64];
@@ -58,9 +61,98 @@ int hb_src_run(const hb_recipe *r, const hb_recipe_source *src, const hb_src_sin
         return hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "sources.%s.bbox_format: normalize or pixel",
                           src->name);
     ctx->bbox_pixels = !strcmp(fmt, "pixel");
+    return 0;
+}
+
+static int must_exist(hb_src_ctx *ctx, const char *path, hb_err *err);
+
+/* Every path string under node (a string, a list, or a mapping of either) exists and is a file (or, for converters
+ * that take folders and patterns, a folder; patterns are expanded when the converter runs). */
+static int check_paths(hb_src_ctx *ctx, const cJSON *node, const char *key, hb_err *err) {
+    if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, node) {
+            int rc = check_paths(ctx, c, c->string ? c->string : key, err);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (!cJSON_IsString(node))
+        return hb_err_set(err, HB_EINVAL, ctx->recipe->path, HB_NOPOS, HB_NOPOS, "sources.%s.files%s%s: expected paths",
+                          ctx->src->name, key ? "." : "", key ? key : "");
+    if (ctx->conv->folders && strpbrk(node->valuestring, "*?[")) return 0;
+    char *p = hb_recipe_path(ctx->recipe, node->valuestring);
+    int rc = ctx->conv->folders && hb_path_is_dir(p) ? 0 : must_exist(ctx, p, err);
+    free(p);
+    return rc;
+}
+
+int hb_src_check(const hb_recipe *r, const hb_recipe_source *src, int with_images, hb_err *err) {
+    hb_src_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.recipe = r;
+    ctx.src = src;
+    hb_arena_init(&ctx.scratch, 0);
+    ctx.conv = hb_converter_find(src->dataset);
+    int rc = check_common(&ctx, err);
+    const cJSON *f = src->files;
+    const char *const *roles = ctx.conv ? ctx.conv->file_roles : NULL;
+    if (!rc && !f)
+        rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS, "sources.%s.files: missing (the raw files of %s)",
+                        src->name, ctx.conv->name);
+    if (!rc && cJSON_IsObject(f) && roles && cJSON_GetArraySize(f) > 1) { /* every key is a role of the converter */
+        const cJSON *c;
+        cJSON_ArrayForEach(c, f) {
+            int known = 0;
+            size_t n = 0;
+            for (const char *const *k = roles; *k; k++, n++) known |= !strcmp(*k, c->string);
+            if (known) continue;
+            hb_buf b = {0};
+            for (const char *const *k = roles; *k; k++) hb_buf_printf(&b, "%s%s", k == roles ? "" : ", ", *k);
+            const char *near = hb_closest(c->string, (const char *const *)roles, n);
+            rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS,
+                            "sources.%s.files.%s: not a file role of %s%s%s%s (its roles: %s)", src->name, c->string,
+                            ctx.conv->name, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
+                            hb_buf_cstr(&b));
+            hb_buf_free(&b);
+            break;
+        }
+    }
+    if (!rc && cJSON_IsObject(f) && !roles)
+        rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS,
+                        "sources.%s.files: %s takes a path or a list of paths, not a mapping", src->name, ctx.conv->name);
+    if (!rc) rc = check_paths(&ctx, f, NULL, err);
+    if (!rc && with_images && !src->no_images && src->images && !hb_path_exists(src->images))
+        rc = hb_err_set(err, HB_ENOTFOUND, src->images, HB_NOPOS, HB_NOPOS,
+                        "no such image folder or archive (sources.%s.images in %s)", src->name, r->path);
+    if (!rc && with_images && ctx.conv->image_paths && !src->images && !src->no_images)
+        rc = hb_err_set(err, HB_EINVAL, r->path, HB_NOPOS, HB_NOPOS,
+                        "sources.%s.images: missing: the records of %s name image files; give their root (a folder "
+                        "or a zip/tar archive), or `images: none` to build this source without images (or run "
+                        "with --no-images)", src->name, ctx.conv->name);
+    hb_arena_free(&ctx.scratch);
+    return rc;
+}
+
+/* The checks of hb_src_run, then the converter. */
+static int run_checked(hb_src_ctx *ctx, hb_err *err) {
+    int rc = check_common(ctx, err);
+    if (rc) return rc;
     hb_arena_reset(&ctx->scratch);
-    rc = ctx->conv->run(ctx, err);
+    return ctx->conv->run(ctx, err);
+}
+
+int hb_src_run(const hb_recipe *r, const hb_recipe_source *src, const hb_src_sink *sink, hb_src_ctx *ctx, hb_err *err) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->recipe = r;
+    ctx->src = src;
+    ctx->sink = *sink;
+    hb_arena_init(&ctx->scratch, 0);
+    hb_arena_init(&ctx->keep, 0);
+    ctx->conv = hb_converter_find(src->dataset);
+    int rc = run_checked(ctx, err);
     hb_arena_free(&ctx->scratch);
+    hb_arena_free(&ctx->keep);
     return rc;
 }
 
@@ -106,6 +198,10 @@ static const cJSON *role_node(hb_src_ctx *ctx, const char *role, hb_err *err, in
 }
 
 static int must_exist(hb_src_ctx *ctx, const char *path, hb_err *err) {
+    if (hb_path_is_dir(path))
+        return hb_err_set(err, HB_EINVAL, path, HB_NOPOS, HB_NOPOS,
+                          "is a folder; sources.%s.files in %s must name the raw files themselves", ctx->src->name,
+                          ctx->recipe->path);
     if (hb_path_exists(path)) return 0;
     return hb_err_set(err, HB_ENOTFOUND, path, HB_NOPOS, HB_NOPOS, "missing raw file (named by sources.%s.files in %s)",
                       ctx->src->name, ctx->recipe->path);
@@ -164,11 +260,38 @@ int hb_src_file(hb_src_ctx *ctx, const char *role, char **path, hb_err *err) {
     return 0;
 }
 
+/* The recipe's spelling of path among the strings of `files:` (a string, a list, or a mapping of either): the string
+ * that resolves to path itself, or for a file found through a folder or a glob pattern, the folder (or the pattern's
+ * folder) as written plus the rest of path. NULL when none matches. */
+static const char *written_as(hb_src_ctx *ctx, const cJSON *node, const char *path) {
+    if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, node) {
+            const char *w = written_as(ctx, c, path);
+            if (w) return w;
+        }
+        return NULL;
+    }
+    if (!cJSON_IsString(node)) return NULL;
+    const char *w = node->valuestring;
+    char *r = hb_recipe_path(ctx->recipe, w);
+    const char *out = NULL;
+    size_t n = strlen(r);
+    if (!strcmp(r, path)) out = w;
+    else if (strpbrk(w, "*?[")) { /* a pattern: its folder as written + the file name */
+        const char *ws = strrchr(w, '/'), *rs = strrchr(r, '/');
+        if (!ws || !rs) out = !strchr(path, '/') ? hb_arena_strdup(&ctx->keep, path) : NULL;
+        else if (!strncmp(path, r, (size_t)(rs - r + 1)) && !strchr(path + (rs - r + 1), '/'))
+            out = hb_arena_printf(&ctx->keep, "%.*s%s", (int)(ws - w + 1), w, path + (rs - r + 1));
+    } else if (!strncmp(path, r, n) && path[n] == '/') /* a file inside a folder named in the recipe */
+        out = hb_arena_printf(&ctx->keep, "%s%s%s", w, w[strlen(w) - 1] == '/' ? "" : "/", path + n + 1);
+    free(r);
+    return out;
+}
+
 const char *hb_src_display(hb_src_ctx *ctx, const char *path) {
-    const char *dir = ctx->recipe->dir;
-    size_t n = dir ? strlen(dir) : 0;
-    if (n && !strncmp(path, dir, n) && path[n] == '/' && strcmp(dir, "/")) return path + n + 1;
-    return path;
+    const char *w = written_as(ctx, ctx->src->files, path);
+    return w ? w : path;
 }
 
 /* ---- options ---- */
@@ -249,6 +372,9 @@ void hb_src_note(hb_src_ctx *ctx, const char *name) {
 }
 
 int hb_src_parse(hb_src_ctx *ctx, const hb_jrec *rec, const char *shown, cJSON **j, hb_err *err) {
+    *j = NULL;
+    if (hb_interrupted())
+        return hb_err_set(err, HB_EINTR, shown, rec->index, rec->offset, "interrupted (signal %d)", hb_interrupted());
     if (!ctx->uncounted) hb_src_count_record(ctx);
     hb_err perr;
     if (hb_jrec_parse(rec, shown, j, &perr)) return hb_src_reject(ctx, shown, rec->index, perr.offset, err, "%s", perr.reason);

@@ -49,5 +49,6 @@ const hb_converter hb_conv_gqa = {
     .fields = FIELDS,
     .nturn = 10,
     .dedup = "answer",
+    .image_paths = 1,
     .run = run,
 };

@@ -105,5 +105,6 @@ const hb_converter hb_conv_llava_pretrain = {
     .fields = PFIELDS,
     .nturn = 1,
     .dedup = "none",
+    .image_paths = 1,
     .run = run_pretrain,
 };

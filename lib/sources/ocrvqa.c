@@ -85,5 +85,6 @@ const hb_converter hb_conv_ocrvqa = {
     .fields = FIELDS,
     .nturn = 10,
     .dedup = "none",
+    .image_paths = 1,
     .run = run,
 };

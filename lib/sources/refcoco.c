@@ -110,6 +110,7 @@ const hb_converter hb_conv_refcoco_mdetr = {
     .fields = FIELDS,
     .nturn = 1,
     .dedup = "none",
+    .image_paths = 1,
     .run = run_mdetr,
 };
 
@@ -277,6 +278,7 @@ const hb_converter hb_conv_refcoco_refer = {
     .options = ROPTIONS,
     .fields = FIELDS,
     .nturn = 1,
+    .image_paths = 1,
     .dedup = "none",
     .run = run_refer,
 };

@@ -39,3 +39,10 @@ const hb_converter *hb_converter_find(const char *name) {
 
 size_t hb_converter_count(void) { return sizeof ALL / sizeof *ALL; }
 const hb_converter *hb_converter_at(size_t i) { return i < hb_converter_count() ? ALL[i] : NULL; }
+
+size_t hb_converter_names(const char **out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < hb_converter_count() && n < cap; i++) out[n++] = ALL[i]->name;
+    for (size_t i = 0; i < sizeof ALIASES / sizeof *ALIASES && n < cap; i++) out[n++] = ALIASES[i].alias;
+    return n;
+}

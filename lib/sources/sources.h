@@ -55,6 +55,9 @@ typedef struct {
     int nturn;                      /* Honeybee's default grouping (spec-data.md §1.1) */
     const char *dedup;              /* Honeybee's default dedup key, "none" when off */
     int conversation;               /* 1: emits conversations; nturn/dedup do not apply */
+    int image_paths;                /* 1: every record names an image file under the source's `images:` root (so
+                                       a source without `images:` is an error caught before anything is built) */
+    int folders;                    /* 1: `files:` may name folders and glob patterns (webdataset) */
     int (*run)(hb_src_ctx *ctx, hb_err *err);
 } hb_converter;
 
@@ -62,6 +65,8 @@ typedef struct {
 const hb_converter *hb_converter_find(const char *name);
 size_t hb_converter_count(void);
 const hb_converter *hb_converter_at(size_t i);
+/* Every name the registry knows, converters then aliases (at most cap); returns the count. */
+size_t hb_converter_names(const char **out, size_t cap);
 
 /* Receives what a converter produces; implemented by the pipeline (or a test). */
 typedef struct {
@@ -83,6 +88,7 @@ struct hb_src_ctx {
     const hb_converter *conv;
     hb_src_sink sink;
     hb_arena scratch;      /* per-record scratch memory; hb_src_foreach resets it after every record */
+    hb_arena keep;         /* memory that lives until hb_src_run returns (file names for provenance) */
     long long records;     /* raw records read so far (counted against src->limit) */
     long long emitted;     /* items emitted */
     long long rejected;    /* records rejected */
@@ -91,6 +97,12 @@ struct hb_src_ctx {
     /* box formatting options, read once (bbox_decimals, bbox_clamp, bbox_format) */
     int bbox_decimals, bbox_clamp, bbox_pixels;
 };
+
+/* Check a source before anything is built: its converter exists (an unknown name gets the closest known one
+ * suggested), its keys are known, the common options are valid, `files:` names existing files of the right kind
+ * (roles of the converter, no folder where a file is expected), and, when images are wanted (with_images), a source
+ * whose records name images has an `images:` root that exists. Errors name the recipe key. */
+int hb_src_check(const hb_recipe *r, const hb_recipe_source *src, int with_images, hb_err *err);
 
 /* Run the source's converter: checks its options against conv->options and the common keys, then calls run().
  * A missing raw file or an unreadable structure is an error; bad records go to sink.reject. */
@@ -104,7 +116,9 @@ int hb_src_file(hb_src_ctx *ctx, const char *role, char **path, hb_err *err);
 /* All paths of a role (a path or a list; NULL role: `files:` itself), resolved; each must exist. */
 int hb_src_files(hb_src_ctx *ctx, const char *role, char ***paths, size_t *n, hb_err *err);
 void hb_src_files_free(char **paths, size_t n);
-/* The name of a file as the recipe writes it (for provenance): the path relative to the recipe directory. */
+/* The name of a file as the recipe writes it (for provenance and rejects; it does not depend on the working
+ * directory): the string of `files:` that names it, or for a file found through a folder or a glob pattern, the
+ * folder as written plus the rest of its path. */
 const char *hb_src_display(hb_src_ctx *ctx, const char *path);
 
 /* Converter options from the source mapping; absent keys keep *out (the default). */

@@ -151,6 +151,7 @@ const hb_converter hb_conv_vg_regions = {
     .fields = RFIELDS,
     .nturn = 1,
     .dedup = "none",
+    .image_paths = 1,
     .run = run_regions,
 };
 
@@ -222,6 +223,7 @@ const hb_converter hb_conv_vg_qa = {
     .options = QOPTIONS,
     .fields = QFIELDS,
     .nturn = 10,
+    .image_paths = 1,
     .dedup = "none",
     .run = run_qa,
 };

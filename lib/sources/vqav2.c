@@ -167,5 +167,6 @@ const hb_converter hb_conv_vqav2 = {
     .fields = FIELDS,
     .nturn = 10,
     .dedup = "none",
+    .image_paths = 1,
     .run = run,
 };

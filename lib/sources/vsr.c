@@ -93,5 +93,6 @@ const hb_converter hb_conv_vsr = {
     .fields = FIELDS,
     .nturn = 1,
     .dedup = "none",
+    .image_paths = 1,
     .run = run,
 };

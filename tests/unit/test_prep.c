@@ -9,6 +9,7 @@
 #include "json/json.h"
 #include "prep/prep.h"
 #include "recipe/recipe.h"
+#include "sources/sources.h"
 
 typedef struct {
     char *dir, *out;
@@ -332,9 +333,90 @@ Test(prep, rejects_strict_and_missing_files) {
     snprintf(y, sizeof y, "sources: {v: {dataset: vsr, files: %s/none.jsonl}}\n", e.dir);
     cr_assert_eq(prep(&e, y, 0, 1, 0, &err), HB_ENOTFOUND);
     cr_assert(strstr(err.file, "none.jsonl"));
-    cr_assert(strstr(err.reason, "source v"), "%s", err.reason);
+    cr_assert(strstr(err.reason, "sources.v.files"), "%s", err.reason);
     /* --only an unknown source, and a recipe without sources */
     cr_assert_eq(prep(&e, "sources: {}\n", 0, 1, 0, &err), HB_EINVAL);
     free(f);
+    env_free(&e);
+}
+
+/* Every mistake in any source is reported before anything is built or written, naming the key (with the closest
+ * known name when it looks like a typo). */
+Test(prep, recipe_mistakes_are_found_before_anything_is_built) {
+    env e = env_new();
+    char *f = put(&e, "v.jsonl", "{\"image\": \"1.jpg\", \"caption\": \"The cat is on the mat.\", \"label\": 1}\n");
+    char *sub = hb_path_join(e.dir, "sub");
+    cr_assert_eq(hb_mkdir_p(sub, NULL), 0);
+    static const struct {
+        const char *second; /* the second source, after a good first one */
+        hb_code code;
+        const char *says;
+    } CASES[] = {
+        {"{dataset: vsr_, files: %s}", HB_EINVAL, "unknown converter 'vsr_' (did you mean 'vsr'?)"},
+        {"{dataset: vsr, files: %s, rewrte: robust}", HB_EFORMAT, "sources.b.rewrte: unknown key (did you mean 'rewrite'?)"},
+        {"{dataset: vsr, files: %s.missing}", HB_ENOTFOUND, "missing raw file (named by sources.b.files"},
+        {"{dataset: vsr, files: DIR}", HB_EINVAL, "is a folder; sources.b.files"},
+        {"{dataset: vsr}", HB_EINVAL, "sources.b.files: missing"},
+        {"{dataset: vqav2, files: {questions: %s, anotations: %s}}", HB_EINVAL,
+         "sources.b.files.anotations: not a file role of vqav2 (did you mean 'annotations'?)"},
+        {"{dataset: sharegpt, files: %s, nturn: 2}", HB_EINVAL, "nturn and dedup do not apply"},
+        {"{dataset: refcoco-mdetr, files: %s, bbox_decimals: 4}", HB_EINVAL, "sources.b.bbox_decimals"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        char second[512], y[1200];
+        const char *t = CASES[i].second;
+        if (strstr(t, "DIR")) snprintf(second, sizeof second, "{dataset: vsr, files: %s}", sub);
+        else snprintf(second, sizeof second, t, f, f);
+        snprintf(y, sizeof y, "sources: {a: {dataset: vsr, files: %s}, b: %s}\n", f, second);
+        hb_err err;
+        tu_rmtree(e.out);
+        cr_assert_eq(prep(&e, y, 0, 1, 0, &err), CASES[i].code, "case %zu: %s", i, err.reason);
+        char buf[2048];
+        hb_err_format(&err, buf, sizeof buf);
+        cr_assert(strstr(buf, CASES[i].says), "case %zu: %s", i, buf);
+        cr_assert(!hb_path_exists(e.out), "case %zu: nothing is written, not even source a", i);
+    }
+    /* images: a source whose records name images needs a root that exists, or `images: none` */
+    char y[1200];
+    snprintf(y, sizeof y, "sources: {v: {dataset: vsr, files: %s}, w: {dataset: vsr, files: %s, images: none},"
+                          " x: {dataset: vsr, files: %s, images: nope}, s: {dataset: sharegpt, files: %s}}\n", f, f, f, f);
+    char *rp = put(&e, "r.yaml", y);
+    hb_recipe r;
+    hb_err err;
+    cr_assert_eq(hb_recipe_load(&r, rp, &err), 0, "%s", err.reason);
+    cr_assert_eq(hb_src_check(&r, hb_recipe_find(&r, "v"), 1, &err), HB_EINVAL);
+    cr_assert(strstr(err.reason, "sources.v.images: missing") && strstr(err.reason, "images: none"), "%s", err.reason);
+    cr_assert_eq(hb_src_check(&r, hb_recipe_find(&r, "v"), 0, &err), 0, "--no-images: no root needed");
+    cr_assert_eq(hb_src_check(&r, hb_recipe_find(&r, "w"), 1, &err), 0, "%s", err.reason);
+    cr_assert(hb_recipe_find(&r, "w")->no_images && !hb_recipe_find(&r, "w")->images);
+    cr_assert_eq(hb_src_check(&r, hb_recipe_find(&r, "x"), 1, &err), HB_ENOTFOUND);
+    cr_assert(strstr(err.file, "nope") && strstr(err.reason, "sources.x.images"), "%s: %s", err.file, err.reason);
+    cr_assert_eq(hb_src_check(&r, hb_recipe_find(&r, "s"), 1, &err), 0, "text-only data needs no images");
+    hb_recipe_free(&r);
+    free(rp), free(f), free(sub);
+    env_free(&e);
+}
+
+/* Rejects and samples name the raw file as the recipe spells it, whatever the working directory and however the
+ * recipe path was given (so outputs are byte-identical from any directory). */
+Test(prep, provenance_names_files_as_the_recipe_does) {
+    env e = env_new();
+    char *sub = hb_path_join(e.dir, "data");
+    cr_assert_eq(hb_mkdir_p(sub, NULL), 0);
+    char *f = put(&e, "data/v.jsonl", "{\"image\": \"1.jpg\", \"caption\": \"The cat is on the mat.\", \"label\": 9}\n");
+    char *g = put(&e, "data/w.jsonl", "{\"image\": \"1.jpg\", \"caption\": \"The cat is on the mat.\", \"label\": 9}\n");
+    const char *base = strrchr(e.dir, '/') + 1;
+    char y[1024];
+    snprintf(y, sizeof y, "sources: {v: {dataset: vsr, files: [../%s/data/v.jsonl, ./data/w.jsonl]}}\n", base);
+    hb_err err;
+    cr_assert_eq(prep(&e, y, 0, 1, 0, &err), 0, "%s", err.reason);
+    cJSON *rej = lines(&e, "v.rejects.jsonl");
+    cr_assert_eq(cJSON_GetArraySize(rej), 2);
+    char want[600];
+    snprintf(want, sizeof want, "../%s/data/v.jsonl", base);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rej, 0), "file")->valuestring, want);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rej, 1), "file")->valuestring, "./data/w.jsonl");
+    cJSON_Delete(rej);
+    free(f), free(g), free(sub);
     env_free(&e);
 }
