@@ -7,7 +7,8 @@
  * first argument is the recipe mode (cmd_build).
  * Dependencies: prep/prep.h (hb_prep_run), recipe/recipe.h (hb_recipe_load), sources/sources.h (the registry),
  *               text/template.h (hb_template_load, hb_template_lint), text/render.h (hb_render_jsonl),
- *               core/core.h (hb_err, hb_afile, hb_parse_i64). */
+ *               core/core.h (hb_err, hb_afile, hb_parse_i64, hb_interrupt_set); <signal.h> (SIGINT/SIGTERM stop the
+ *               run cleanly: temporary files are removed; a second signal ends it at once). */
 #include "core/core.h"
 #include "prep/prep.h"
 #include "recipe/recipe.h"
@@ -15,6 +16,7 @@
 #include "text/render.h"
 #include "text/template.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +170,13 @@ static int cmd_converters(int argc, char **argv) {
     return 0;
 }
 
+/* The first SIGINT/SIGTERM asks the run to stop (it removes its temporary files and exits 130); a second one ends
+ * the process at once with the default action. */
+static void on_signal(int sig) {
+    hb_interrupt_set(sig);
+    signal(sig, SIG_DFL);
+}
+
 static int cmd_build(int argc, char **argv) {
     const char *recipe = NULL;
     hb_prep_opts o = {.jobs = 1};
@@ -209,6 +218,11 @@ static int cmd_build(int argc, char **argv) {
         hb_recipe_free(&r);
         return usage_error("%s", "no output directory: give -o OUTDIR or set `output` in the recipe");
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     hb_prep_summary sum;
     int rc = hb_prep_run(&r, &o, &sum, &err);
     if (!rc && !o.quiet) {
@@ -216,6 +230,14 @@ static int cmd_build(int argc, char **argv) {
         hb_log("done: %s records, %s samples, %s tokens in %.1fs (%.1f MB/s) -> %s", hb_fmt_count(sum.records, a, sizeof a),
                hb_fmt_count(sum.samples, b, sizeof b), hb_fmt_count(sum.tokens, c, sizeof c), sum.seconds,
                sum.seconds > 0 ? (double)sum.input_bytes / 1e6 / sum.seconds : 0.0, o.outdir);
+    }
+    if (rc == HB_EINTR) {
+        fail(&err);
+        fprintf(stderr, "hb-prep: stopped: no partial file is left under a final name; the sources finished before "
+                        "were kept, and manifest.json is not updated until a run completes (run the same command "
+                        "again to complete %s)\n", o.outdir);
+        hb_recipe_free(&r);
+        return 130;
     }
     hb_recipe_free(&r);
     return rc ? fail(&err) : 0;

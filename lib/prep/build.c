@@ -110,6 +110,10 @@ int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err) {
     }
     for (size_t b0 = 0; b0 < b->n_samples && !rc; b0 += HB_PREP_BATCH) {
         size_t b1 = b0 + HB_PREP_BATCH < b->n_samples ? b0 + HB_PREP_BATCH : b->n_samples;
+        if (hb_interrupted()) {
+            rc = hb_err_set(err, HB_EINTR, NULL, HB_NOPOS, HB_NOPOS, "interrupted (signal %d)", hb_interrupted());
+            break;
+        }
         if (s->p->o->inputs_only) {
             for (size_t i = b0; i < b1 && !rc; i++) {
                 hb_buf_clear(&line);

@@ -126,6 +126,10 @@ static int one_tar(hb_src_ctx *ctx, const opts *o, hb_err *err) {
     struct archive_entry *e;
     int r = ARCHIVE_EOF;
     while (!ctx->stop && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        if (hb_interrupted()) {
+            rc = hb_err_set(err, HB_EINTR, o->path, s.record, s.offset, "interrupted (signal %d)", hb_interrupted());
+            break;
+        }
         if (archive_entry_filetype(e) != AE_IFREG) continue;
         const char *name = archive_entry_pathname(e);
         if (!name) continue;
@@ -229,5 +233,6 @@ const hb_converter hb_conv_webdataset = {
     .fields = FIELDS,
     .nturn = 1,
     .dedup = "none",
+    .folders = 1,
     .run = run,
 };

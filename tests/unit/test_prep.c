@@ -420,3 +420,27 @@ Test(prep, provenance_names_files_as_the_recipe_does) {
     free(f), free(g), free(sub);
     env_free(&e);
 }
+
+/* An interruption (SIGINT/SIGTERM in hb-prep) stops the run with HB_EINTR, naming where it stopped, and leaves no
+ * temporary file and nothing new under a final name. */
+Test(prep, interruption_stops_cleanly) {
+    env e = env_new();
+    char *f = put(&e, "v.jsonl", "{\"image\": \"1.jpg\", \"caption\": \"The cat is on the mat.\", \"label\": 1}\n");
+    char y[600];
+    snprintf(y, sizeof y, "sources: {v: {dataset: vsr, files: %s}}\n", f);
+    hb_err err;
+    hb_interrupt_set(2);
+    int rc = prep(&e, y, 0, 1, 0, &err);
+    hb_interrupt_set(0);
+    cr_assert_eq(rc, HB_EINTR, "%d %s", rc, err.reason);
+    cr_assert(strstr(err.reason, "interrupted") && strstr(err.file, "v.jsonl") && err.record == 0, "%s: %s", err.file,
+              err.reason);
+    char *cmd = hb_xmalloc(strlen(e.out) + 64);
+    sprintf(cmd, "ls -A '%s'", e.out);
+    char *out = NULL;
+    cr_assert_eq(tu_run(cmd, &out), 0);
+    cr_assert_str_eq(out, "", "left behind: %s", out);
+    free(out), free(cmd), free(f);
+    cr_assert_eq(prep(&e, y, 0, 1, 0, &err), 0, "a rerun works: %s", err.reason);
+    env_free(&e);
+}
