@@ -67,7 +67,7 @@ static void put_input_json(const hb_psrc *s, const hb_pbuf *pb, const hb_psample
 static void count_sample(hb_psrc *s, const hb_sample *smp) {
     hb_pstats *t = &s->st;
     t->samples_written++;
-    t->turns += smp->n_turns;
+    for (uint32_t i = 0; i < smp->n_turns; i++) t->turns += smp->turns[i].role == HB_ROLE_AI; /* exchanges */
     t->tokens += smp->n_tokens;
     uint32_t sup = 0, img = 0;
     for (uint32_t i = 0; i < smp->n_tokens; i++) {
@@ -82,12 +82,12 @@ static void count_sample(hb_psrc *s, const hb_sample *smp) {
     t->hist[bin]++;
 }
 
-static void defer_reject(hb_pbuf *b, const hb_pitem *f, const char *reason) {
+static void defer_reject(hb_pbuf *b, const hb_pitem *f, const char *reason, const char *cls) {
     if (b->n_rej == b->cap_rej) {
         b->cap_rej = b->cap_rej ? b->cap_rej * 2 : 64;
         b->rej = hb_xrealloc(b->rej, b->cap_rej * sizeof *b->rej);
     }
-    b->rej[b->n_rej++] = (hb_prej){f->file, f->record, f->offset, hb_xstrdup(reason)};
+    b->rej[b->n_rej++] = (hb_prej){f->file, f->record, f->offset, hb_xstrdup(reason), hb_xstrdup(cls)};
 }
 
 int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err) {
@@ -141,10 +141,13 @@ int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err) {
                 break;
             }
             if (r->reason) {
-                if (r->image_rejected) s->st.missing_image++;
+                if (r->image_rejected) {
+                    s->st.missing_image++;
+                    if (!s->st.first_missing && !strcmp(r->cls, "image missing")) s->st.first_missing = hb_xstrdup(f->image);
+                }
                 else if (r->no_supervision) s->st.no_supervision++;
                 else s->st.bad_sample++;
-                defer_reject(b, f, r->reason);
+                defer_reject(b, f, r->reason, r->cls ? r->cls : "dropped");
                 continue;
             }
             if (r->truncated) s->st.truncated++;
@@ -159,7 +162,7 @@ int hb_psrc_flush(hb_psrc *s, hb_pbuf *b, hb_err *err) {
 }
 
 void hb_pbuf_reset(hb_pbuf *b) {
-    for (size_t i = 0; i < b->n_rej; i++) free(b->rej[i].reason);
+    for (size_t i = 0; i < b->n_rej; i++) free(b->rej[i].reason), free(b->rej[i].cls);
     b->n_rej = b->n_items = b->n_order = b->n_samples = b->planned = 0;
     b->pending_bytes = 0;
     hb_arena_reset(&b->arena);
@@ -178,7 +181,7 @@ void hb_pbuf_free(hb_pbuf *b) {
 int hb_psrc_drain(hb_psrc *s, hb_pbuf *b, hb_err *err) {
     int rc = 0;
     for (size_t i = 0; i < b->n_rej && !rc; i++)
-        rc = hb_psrc_reject(s, b->rej[i].file, b->rej[i].record, b->rej[i].offset, b->rej[i].reason, err);
+        rc = hb_psrc_drop(s, b->rej[i].file, b->rej[i].record, b->rej[i].offset, b->rej[i].reason, b->rej[i].cls, err);
     return rc;
 }
 

@@ -23,19 +23,7 @@ void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *nam
     (*n)++;
 }
 
-int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err) {
-    s->st.rejected++;
-    /* rejects by reason: numbers folded so that "region 12 ..." and "region 13 ..." count together */
-    char folded[256];
-    size_t k = 0;
-    for (const char *p = reason; *p && k + 1 < sizeof folded; p++) {
-        if (isdigit((unsigned char)*p)) {
-            if (k == 0 || folded[k - 1] != '#') folded[k++] = '#';
-        } else
-            folded[k++] = *p;
-    }
-    folded[k] = 0;
-    hb_psrc_note(s, &s->st.reasons, &s->st.n_reasons, folded, 1);
+static int reject_line(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err) {
     if (s->rejects_open) {
         hb_buf b = {0};
         hb_buf_puts(&b, "{\"source\": ");
@@ -52,6 +40,28 @@ int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset,
     if (s->p->o->strict)
         return hb_err_set(err, HB_EFORMAT, file, record, offset, "%s (--strict stops at the first rejected record)", reason);
     return 0;
+}
+
+int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err) {
+    s->st.rejected++;
+    /* rejects by reason: numbers folded so that "region 12 ..." and "region 13 ..." count together */
+    char folded[256];
+    size_t k = 0;
+    for (const char *p = reason; *p && k + 1 < sizeof folded; p++) {
+        if (isdigit((unsigned char)*p)) {
+            if (k == 0 || folded[k - 1] != '#') folded[k++] = '#';
+        } else
+            folded[k++] = *p;
+    }
+    folded[k] = 0;
+    hb_psrc_note(s, &s->st.reasons, &s->st.n_reasons, folded, 1);
+    return reject_line(s, file, record, offset, reason, err);
+}
+
+int hb_psrc_drop(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, const char *cls,
+                 hb_err *err) {
+    hb_psrc_note(s, &s->st.reasons, &s->st.n_reasons, cls, 1);
+    return reject_line(s, file, record, offset, reason, err);
 }
 
 /* ---- the sink ---- */

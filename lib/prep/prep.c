@@ -4,6 +4,7 @@
  * recipe/yaml.h (hb_cfg_*), core/core.h (hb_progress, hb_mkdir_p). */
 #include "prep_impl.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,15 +50,48 @@ static void free_psrc(hb_psrc *s) {
     free(s->st.reasons);
     for (size_t i = 0; i < s->st.n_notes; i++) free(s->st.notes[i].reason);
     free(s->st.notes);
+    free(s->st.first_missing);
+}
+
+/* Every image of the source is missing: most likely the root or image_prefix is wrong. Say where hb looked, and
+ * name the prefix when a folder of the root holds the first missing image. */
+static void missing_hint(const hb_psrc *s) {
+    const char *root = s->src->images, *img = s->st.first_missing;
+    hb_log("%s: no image was found: the first was looked up as %s/%s (sources.%s.images + image_prefix + the "
+           "record's path)", s->src->name, root, img, s->src->name);
+    DIR *d = hb_path_is_dir(root) ? opendir(root) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *sub = hb_path_join(root, e->d_name), *cand = hb_path_join(sub, img);
+        int hit = hb_path_is_dir(sub) && hb_path_exists(cand);
+        free(sub), free(cand);
+        if (hit) {
+            hb_log("%s: %s/%s/%s exists: set sources.%s.image_prefix: \"%s/%s\"", s->src->name, root, e->d_name, img,
+                   s->src->name, e->d_name, s->src->image_prefix);
+            break;
+        }
+    }
+    if (d) closedir(d);
 }
 
 static void summary_line(const hb_psrc *s) {
     char a[32], b[32], c[32], d[32];
-    hb_log("%s: %s records -> %s samples written (%s rejected), %.1fs", s->src->name,
-           hb_fmt_count(s->st.records, a, sizeof a), hb_fmt_count(s->st.samples_written, b, sizeof b),
-           hb_fmt_count(s->st.rejected, c, sizeof c), s->st.seconds);
+    uint64_t dropped = s->st.missing_image + s->st.bad_sample + s->st.no_supervision;
+    char extra[200] = "";
+    if (s->st.rejected || dropped)
+        snprintf(extra, sizeof extra, "; %s record%s rejected, %s sample%s dropped (see %s.rejects.jsonl)",
+                 hb_fmt_count(s->st.rejected, c, sizeof c), s->st.rejected == 1 ? "" : "s",
+                 hb_fmt_count(dropped, d, sizeof d), dropped == 1 ? "" : "s", s->src->name);
+    hb_log("%s: %s record%s -> %s sample%s written%s, %.1fs", s->src->name, hb_fmt_count(s->st.records, a, sizeof a),
+           s->st.records == 1 ? "" : "s", hb_fmt_count(s->st.samples_written, b, sizeof b),
+           s->st.samples_written == 1 ? "" : "s", extra, s->st.seconds);
     if (s->st.missing_image) hb_log("%s: %s samples dropped for missing or unreadable images", s->src->name,
                                     hb_fmt_count(s->st.missing_image, d, sizeof d));
+    if (s->st.first_missing && s->st.missing_image == s->st.samples_slice) missing_hint(s);
+    if (s->src->no_images && !s->p->o->no_images && s->st.images_ref)
+        hb_log("%s: built without images (images: none): its samples hold image positions but no image, so hb-train "
+               "cannot train on them", s->src->name);
     if (!s->st.samples_written && s->st.samples_slice == s->st.samples_total)
         hb_log("%s: warning: no samples (see %s.rejects.jsonl and %s.stats.json)", s->src->name, s->src->name,
                s->src->name);

@@ -42,9 +42,10 @@ typedef struct {
         samples_written, missing_image, bad_sample, truncated, no_supervision, turns, tokens, supervised, image_tokens,
         max_len, images_ref, input_bytes, dup_ids;
     uint64_t hist[HB_PREP_HIST_BINS];
-    hb_reason_count *reasons; /* rejects by reason (digits folded to '#') */
+    hb_reason_count *reasons; /* rejected records (reasons with digits folded to '#') and dropped samples (by class) */
     size_t n_reasons;
     hb_reason_count *notes;   /* converter counters */
+    char *first_missing;      /* the first image path found missing (for the hint when none is found) */
     size_t n_notes;
     double seconds;
 } hb_pstats;
@@ -57,6 +58,7 @@ typedef struct {
     const char *file; /* interned in the source */
     int64_t record, offset;
     char *reason;     /* malloc'd */
+    char *cls;        /* malloc'd: the class of the reason (hb_prep_result.cls) */
 } hb_prej;
 
 /* One batch: the items read, their planned samples, and the rejects of building them. Streaming sources fill one
@@ -130,8 +132,12 @@ struct hb_prep {
 void hb_psrc_sink(hb_psrc *s, hb_src_sink *sink);
 /* Turn the items of b into samples: every group (grouped) or each item not planned yet (streaming). */
 void hb_psrc_plan(hb_psrc *s, hb_pbuf *b);
-/* Reject a sample (after conversion): a line in the rejects file and a count. Returns non-zero under --strict. */
+/* Reject a raw record (the converter's verdict): a line in the rejects file, a count. Non-zero under --strict. */
 int hb_psrc_reject(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, hb_err *err);
+/* Drop a built sample (its image, rendering or length): a line in the rejects file, counted under cls in
+ * rejects_by_reason (not as a rejected record). Non-zero under --strict. */
+int hb_psrc_drop(hb_psrc *s, const char *file, int64_t record, int64_t offset, const char *reason, const char *cls,
+                 hb_err *err);
 void hb_psrc_note(hb_psrc *s, hb_reason_count **list, size_t *n, const char *name, uint64_t k);
 
 /* One worker thread's state: an arena for the samples it builds in a batch, plus the tokenizer scratch. */
@@ -145,6 +151,7 @@ typedef struct hb_prep_worker_s {
 typedef struct hb_prep_result_s {
     hb_sample sample;
     const char *reason;
+    const char *cls; /* the reason's class, the key of rejects_by_reason ("image missing", "cannot render", ...) */
     int truncated, no_supervision, image_rejected;
     int fatal;  /* the image store failed: err says why and the run stops */
     hb_err err;

@@ -99,6 +99,7 @@ void hb_prep_build_sample(hb_psrc *s, const hb_pbuf *b, const hb_psample *ps, hb
         const char *why = hb_prep_image_of(s, f, &image_hash, a, &r->fatal, &r->err);
         if (why) {
             r->reason = hb_arena_printf(a, "%s (sample %s)", why, ps->id);
+            r->cls = hb_arena_strndup(a, why, strcspn(why, ":")); /* "image missing", "image corrupt", ... */
             r->image_rejected = 1;
             return;
         }
@@ -118,27 +119,32 @@ void hb_prep_build_sample(hb_psrc *s, const hb_pbuf *b, const hb_psample *ps, hb
     hb_err_clear(&e);
     if (hb_render(p->templates, &in, p->r->seed, a, &rd, &e)) {
         r->reason = hb_arena_printf(a, "cannot render sample %s: %s", ps->id, e.reason);
+        r->cls = "cannot render";
         return;
     }
     hb_prompt_enc *enc = w->enc;
     hb_prompt_opts po = {.max_length = p->r->max_length, .n_visual = p->r->visual_tokens};
     if (hb_prompt_encode(p->tokenizer, w->tok, rd.text, rd.len, &po, enc, &e)) {
         r->reason = hb_arena_printf(a, "cannot tokenize sample %s: %s", ps->id, e.reason);
+        r->cls = "cannot tokenize";
         return;
     }
     if (enc->n_images_in != in.n_images) { /* "<image>" inside the data's own text would add an image block */
         r->reason = hb_arena_printf(a, "sample %s: its text holds %u \"<image>\" marker(s) for %u image(s)", ps->id,
                                     enc->n_images_in, in.n_images);
+        r->cls = "\"<image>\" marker in the text";
         return;
     }
     if (enc->n_images < in.n_images) {
         r->reason = hb_arena_printf(a, "sample %s: max_length %d leaves no room for its image (%d positions)", ps->id,
                                     p->r->max_length, p->r->visual_tokens);
+        r->cls = "no room for the image within max_length";
         r->no_supervision = 1;
         return;
     }
     if (enc->n_supervised == 0) {
         r->reason = hb_arena_printf(a, "sample %s: no supervised token within max_length %d", ps->id, p->r->max_length);
+        r->cls = "no supervised token within max_length";
         r->no_supervision = 1;
         return;
     }
