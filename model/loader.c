@@ -91,6 +91,12 @@ int hb_loader_sequence(const int32_t *tokens, const uint8_t *mask, int64_t n, in
         placeholders += run;
         run = 0;
     }
+    if (placeholders && !n_images_in_sample)
+        return hb_err_set(err, HB_EFORMAT, sid, HB_NOPOS, HB_NOPOS,
+                          "%lld image placeholders but no image: its source was compiled without images (hb-prep "
+                          "--no-images, or `images: none` in the recipe); give the source its images and rerun "
+                          "hb-prep, or leave it out of the mix",
+                          (long long)placeholders);
     if (placeholders != n_images_in_sample * visual_tokens)
         return hb_err_set(err, HB_EFORMAT, sid, HB_NOPOS, HB_NOPOS,
                           "%lld image placeholders for %lld images: the model takes %d per image (were the shards "

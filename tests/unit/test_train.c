@@ -213,6 +213,9 @@ Test(train_seq, labels_and_truncation_around_images) {
     /* image count disagrees with the placeholders */
     cr_assert_neq(hb_loader_sequence(tok, mask, 11, 1, 16, 3, ids, lab, &len, &im, "s", &e), 0);
     cr_assert(strstr(e.reason, "6 image placeholders for 1 images"), "%s", e.reason);
+    /* a sample compiled without its image (hb-prep --no-images, images: none) */
+    cr_assert_neq(hb_loader_sequence(tok, mask, 11, 0, 16, 3, ids, lab, &len, &im, "vsr/3", &e), 0);
+    cr_assert(strstr(e.reason, "no image") && strstr(e.reason, "images: none"), "%s", e.reason);
     /* a supervised placeholder */
     const uint8_t bad[] = {0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1};
     cr_assert_neq(hb_loader_sequence(tok, bad, 11, 2, 16, 3, ids, lab, &len, &im, "s", &e), 0);
