@@ -132,34 +132,60 @@ void hb_loader_pixels(const uint8_t *hwc, int S, const float mean[3], const floa
 }
 
 /* ---- open ---- */
-static int open_shards(hb_loader *L, hb_err *err) {
-    L->n_shards = hb_mix_plan_n_shards(L->plan);
-    L->shards = hb_xcalloc(L->n_shards ? L->n_shards : 1, sizeof *L->shards);
-    for (size_t i = 0; i < L->n_shards; i++) {
-        const char *file = hb_mix_plan_shard_file(L->plan, i);
-        char *path = hb_path_join(L->shards_dir, file);
-        int rc = hb_shard_open(&L->shards[i], path, err);
-        if (rc) {
-            hb_err_prefix(err, "the plan %s names shard %s, which cannot be opened", L->o.plan, file);
+/* Open every shard the plan names in dir and check it is the version the plan was made from; the shards go to
+ * out[i] (closed when out is NULL). */
+static int open_plan_shards(const hb_mix_plan *plan, const char *plan_path, const char *dir, hb_shard **out,
+                            hb_err *err) {
+    char *recorded = hb_mix_plan_shards_path(plan), *here = hb_xstrdup(dir);
+    hb_path_normalize(recorded);
+    hb_path_normalize(here);
+    int rc = 0;
+    for (size_t i = 0; i < hb_mix_plan_n_shards(plan); i++) {
+        const char *file = hb_mix_plan_shard_file(plan, i);
+        char *path = hb_path_join(dir, file);
+        hb_shard *s;
+        if ((rc = hb_shard_open(&s, path, err))) {
+            hb_err_prefix(err, "the plan %s names shard %s, which cannot be opened", plan_path, file);
             free(path);
-            return rc;
+            break;
         }
-        hb_shard *s = L->shards[i];
         char want[17], have[17];
-        hb_hash64_hex(hb_mix_plan_shard_checksum(L->plan, i), want);
+        hb_hash64_hex(hb_mix_plan_shard_checksum(plan, i), want);
         hb_hash64_hex(hb_shard_checksum(s), have);
         if (strcmp(hb_shard_schema(s), HB_SCHEMA_SAMPLE))
             rc = hb_err_set(err, HB_EFORMAT, path, HB_NOPOS, HB_NOPOS, "schema %s, not %s", hb_shard_schema(s),
                             HB_SCHEMA_SAMPLE);
-        else if (hb_shard_count(s) != hb_mix_plan_shard_records(L->plan, i) || strcmp(want, have))
+        else if (hb_shard_count(s) != hb_mix_plan_shard_records(plan, i) || strcmp(want, have))
             rc = hb_err_set(err, HB_ECHECKSUM, path, HB_NOPOS, HB_NOPOS,
                             "the plan %s was made from another version of this shard (plan: %" PRIu64
-                            " records, checksum %s; shard: %" PRIu64 " records, checksum %s): re-run hb-mix",
-                            L->o.plan, hb_mix_plan_shard_records(L->plan, i), want, hb_shard_count(s), have);
+                            " records, checksum %s; shard: %" PRIu64 " records, checksum %s): re-run hb-mix%s%s%s",
+                            plan_path, hb_mix_plan_shard_records(plan, i), want, hb_shard_count(s), have,
+                            strcmp(here, recorded) ? " on these shards, or use the shards it was made from (" : "",
+                            strcmp(here, recorded) ? recorded : "", strcmp(here, recorded) ? ")" : "");
         free(path);
-        if (rc) return rc;
+        if (out) out[i] = s;
+        else hb_shard_close(s);
+        if (rc) break;
     }
-    return 0;
+    free(recorded), free(here);
+    return rc;
+}
+
+static int open_shards(hb_loader *L, hb_err *err) {
+    L->n_shards = hb_mix_plan_n_shards(L->plan);
+    L->shards = hb_xcalloc(L->n_shards ? L->n_shards : 1, sizeof *L->shards);
+    return open_plan_shards(L->plan, L->o.plan, L->shards_dir, L->shards, err);
+}
+
+int hb_loader_check_plan(const char *plan, const char *shards, hb_err *err) {
+    hb_mix_plan *p;
+    int rc = hb_mix_plan_open(&p, plan, err);
+    if (rc) return rc;
+    char *dir = shards ? hb_xstrdup(shards) : hb_mix_plan_shards_path(p);
+    rc = open_plan_shards(p, plan, dir, NULL, err);
+    free(dir);
+    hb_mix_plan_close(p);
+    return rc;
 }
 
 static int alloc_ring(hb_loader *L) {

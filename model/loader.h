@@ -65,6 +65,9 @@ typedef struct hb_loader hb_loader;
 /* Opens the plan, checks every shard it names against the shards directory (present, record count, checksum),
  * opens the image store of size S, allocates the ring. Errors name the plan, shard or store. */
 int hb_loader_open(hb_loader **out, const hb_loader_opts *o, hb_err *err);
+/* The check hb_loader_open makes of the shards, alone (cheap: shard headers and trailers): every shard the plan names
+ * is in shards (NULL: the plan's recorded directory) with the record count and checksum the plan was made from. */
+int hb_loader_check_plan(const char *plan, const char *shards, hb_err *err);
 void hb_loader_close(hb_loader *L); /* stops the thread; NULL is fine */
 
 uint64_t hb_loader_plan_hash(const hb_loader *L);

@@ -212,7 +212,10 @@ static int setup(run_t *r, hb_err *err) {
     }
     hb_ops_opts oo = {.threads = (int)c->threads, .deterministic = 1};
     if (!(r->ops = hb_ops_open(c->backend, &oo, err))) return err ? (int)err->code : HB_EINTERNAL;
-    if ((rc = resolve_batches(r, err)) || (rc = resolve_model(r, err))) return rc;
+    if ((rc = resolve_batches(r, err))) return rc;
+    /* the plan against the shards before anything is initialised or written */
+    if ((rc = hb_loader_check_plan(c->data_plan, c->data_shards[0] ? c->data_shards : NULL, err))) return rc;
+    if ((rc = resolve_model(r, err))) return rc;
     /* a resumed checkpoint's files are verified (sizes, checksums) before anything is loaded from them */
     if (r->resume_dir[0] && (rc = hb_ckpt_read_state(r->resume_dir, &r->st, NULL, err))) return rc;
     hb_model_opts mo = {.stage = c->stage ? HB_STAGE_FT : HB_STAGE_PT,

@@ -484,6 +484,18 @@ Test(train_run, init_from_a_preset_trains_on_matching_data, .timeout = 120) {
                            {"batch.global", "4"}, {"optim.warmup", "1"}, {"optim.lr", "1e-3"}, {"threads", "1"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         cr_assert_eq(hb_trainer_cfg_set(&c, kv[i][0], kv[i][1], &e), 0, "%s", e.reason);
+    /* the plan against another shards directory: refused, naming both, before anything is initialised */
+    char *od = hb_path_join(d, "other");
+    tt_synth_data(od, 20, 16, 9, 128, 1);
+    char *oshards = hb_path_join(od, "shards"), *init0 = hb_path_join(rd, "init");
+    hb_trainer_cfg t = c;
+    cr_assert_eq(hb_trainer_cfg_set(&t, "data.shards", oshards, &e), 0, "%s", e.reason);
+    cr_assert_neq(train_fails(&t, NULL, &e), 0);
+    cr_assert(strstr(e.reason, "another version of this shard") && strstr(e.reason, "use the shards it was made from"),
+              "%s", e.reason);
+    cr_assert(strstr(e.file, oshards), "%s", e.file);
+    cr_assert(!hb_path_exists(init0), "nothing initialised for a run that cannot start");
+    free(od), free(oshards), free(init0);
     hb_trainer_result r;
     train(&c, NULL, 0, &r);
     cr_assert_eq(r.last_step, 6);
