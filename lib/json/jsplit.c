@@ -380,7 +380,12 @@ int hb_jsplit_next(hb_jsplit *s, hb_jrec *rec, hb_err *err) {
         s->state = 2;
         if (s->top) {
             skip_ws(s);
-            if (peekc(s) >= 0) return fail(s, err, "unexpected data after the top-level value");
+            if (peekc(s) >= 0)
+                return fail(s, err, peekc(s) == '{' || peekc(s) == '['
+                                        ? "a second JSON value after the first: this looks like JSON Lines (one "
+                                          "record per line), where one JSON document (a list or an object of "
+                                          "records) is expected; is it the file the converter reads?"
+                                        : "unexpected data after the top-level value");
         }
         return 0;
     }

@@ -228,6 +228,10 @@ Test(json, malformed_structure_is_an_error_with_offset) {
     cr_assert(strstr(e.reason, "nesting"));
     hb_buf_free(&b);
     cr_assert_eq(split_text(d, "x", "", 0, &n, &e), HB_EFORMAT);
+    /* JSON Lines given where one document is expected: said so */
+    cr_assert_eq(split_text(d, "{\"id\": 1, \"image\": \"a.jpg\"}\n{\"id\": 2, \"image\": \"b.jpg\"}\n", "", 0, &n, &e),
+                 HB_EFORMAT);
+    cr_assert(strstr(e.reason, "JSON Lines") && e.offset == 28, "%lld %s", e.offset, e.reason);
     tu_rmtree(d);
     free(d);
 }
