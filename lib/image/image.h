@@ -180,6 +180,9 @@ int hb_ingest_open(hb_ingest **g, const char *out_dir, const hb_ingest_opts *opt
 /* Register an image root (folder or archive; archives are indexed now). The same path twice gives the same id.
  * Not thread-safe: add the roots before workers start. */
 int hb_ingest_add_root(hb_ingest *g, const char *path, int *root_id, hb_err *err);
+/* How the store's origins and the rejects name a root (default: its path as given to add_root), e.g. as a recipe
+ * writes it, so that the outputs do not depend on the working directory. The first name given sticks. */
+void hb_ingest_name_root(hb_ingest *g, int root_id, const char *name);
 /* Resolve relpath under root, then as hb_ingest_bytes. Returns 0 with *why = HB_IMG_OK and *hash set, or 0 with
  * *why the reject reason; an hb_code only for failures that should stop the run (the store cannot be written). */
 int hb_ingest_image(hb_ingest *g, int root_id, const char *relpath, hb_hash128 *hash, int *why, hb_err *err);

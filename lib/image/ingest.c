@@ -51,6 +51,7 @@ struct hb_ingest {
     hb_ingest_opts o;
     hb_imgstore_writer *w;
     hb_imgroot **roots;
+    char **names; /* per root: how the store and the rejects name it (hb_ingest_name_root), NULL = its path */
     size_t n_roots;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -164,9 +165,16 @@ int hb_ingest_add_root(hb_ingest *g, const char *path, int *root_id, hb_err *err
     int code = hb_imgroot_open(&r, path, err);
     if (code) return code;
     g->roots = hb_xrealloc(g->roots, (g->n_roots + 1) * sizeof *g->roots);
+    g->names = hb_xrealloc(g->names, (g->n_roots + 1) * sizeof *g->names);
     g->roots[g->n_roots] = r;
+    g->names[g->n_roots] = NULL;
     *root_id = (int)g->n_roots++;
     return 0;
+}
+
+void hb_ingest_name_root(hb_ingest *g, int root_id, const char *name) {
+    if (root_id < 0 || (size_t)root_id >= g->n_roots || g->names[root_id]) return;
+    g->names[root_id] = hb_xstrdup(name);
 }
 
 /* ---- the work ---- */
@@ -304,7 +312,7 @@ int hb_ingest_image(hb_ingest *g, int root_id, const char *relpath, hb_hash128 *
     size_t kl = strlen(norm) + 24;
     char *key = hb_xmalloc(kl);
     snprintf(key, kl, "%d\n%s", root_id, norm);
-    const char *rpath = hb_imgroot_path(root);
+    const char *rpath = g->names[root_id] ? g->names[root_id] : hb_imgroot_path(root);
     int arch = hb_imgroot_is_archive(root);
     char *file = arch ? hb_xstrdup(rpath) : hb_path_join(rpath, norm);
     size_t ol = strlen(rpath) + strlen(norm) + 4;
@@ -357,8 +365,9 @@ static int cmp_reject(const void *a, const void *b) {
 }
 
 static void ingest_free(hb_ingest *g) {
-    for (size_t i = 0; i < g->n_roots; i++) hb_imgroot_close(g->roots[i]);
+    for (size_t i = 0; i < g->n_roots; i++) hb_imgroot_close(g->roots[i]), free(g->names[i]);
     free(g->roots);
+    free(g->names);
     for (size_t i = 0; i < g->n_pe; i++) free(g->pe[i].key);
     free(g->pe);
     for (size_t i = 0; i < g->n_he; i++) free(g->he[i].detail);

@@ -66,6 +66,7 @@ int hb_prep_images_root(hb_prep *p, hb_psrc *s, hb_err *err) {
     if (!p->ingest || !s->src->images || s->src->no_images) return 0;
     int rc = hb_ingest_add_root(p->ingest, s->src->images, &s->root_id, err);
     if (rc) hb_err_prefix(err, "sources.%s.images", s->src->name);
+    else hb_ingest_name_root(p->ingest, s->root_id, hb_jstr(s->src->node, "images")); /* as the recipe writes it */
     return rc;
 }
 

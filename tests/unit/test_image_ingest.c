@@ -357,3 +357,45 @@ Test(ingest, hb_inspect_image_writes_a_samples_image, .timeout = 60) {
     free(bin), free(png), free(shard);
     free_world(&w);
 }
+
+/* A named root: the store's origins and the rejects use the name (a recipe's spelling), not the path it was opened
+ * by, so the outputs do not depend on the working directory. */
+Test(ingest, named_roots_name_origins_and_rejects) {
+    world w;
+    make_world(&w);
+    report rep = {0};
+    hb_ingest_opts o = {.size = S, .on_reject = on_reject, .ctx = &rep};
+    hb_ingest *g;
+    hb_err e;
+    cr_assert_eq(hb_ingest_open(&g, w.out, &o, &e), 0, "%s", e.reason);
+    int root, zip;
+    cr_assert_eq(hb_ingest_add_root(g, w.cases, &root, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_ingest_add_root(g, w.zip, &zip, &e), 0, "%s", e.reason);
+    hb_ingest_name_root(g, root, "../data/cases");
+    hb_ingest_name_root(g, root, "ignored: the first name sticks");
+    hb_ingest_name_root(g, zip, "coco.zip");
+    hb_hash128 h;
+    int why;
+    cr_assert_eq(hb_ingest_image(g, root, "jpeg_420.jpg", &h, &why, &e), 0);
+    cr_assert_eq(why, HB_IMG_OK);
+    cr_assert_eq(hb_ingest_image(g, root, "nope.jpg", &h, &why, &e), 0);
+    cr_assert_eq(why, HB_IMG_MISSING);
+    cr_assert_eq(hb_ingest_image(g, zip, "COCO_404.jpg", &h, &why, &e), 0);
+    cr_assert_eq(why, HB_IMG_MISSING);
+    hb_ingest_stats st;
+    cr_assert_eq(hb_ingest_finish(g, &st, &e), 0, "%s", e.reason);
+    cr_assert_eq(rep.n, 2);
+    cr_assert_str_eq(rep.lines[0], "../data/cases/nope.jpg||missing");
+    cr_assert_str_eq(rep.lines[1], "coco.zip|COCO_404.jpg|missing");
+    size_t n;
+    uint8_t *j = fixture("jpeg_420.jpg", &n);
+    hb_imgstore *s;
+    cr_assert_eq(hb_imgstore_open(&s, w.out, 0, &e), 0, "%s", e.reason);
+    uint8_t px[S * S * 3];
+    hb_image_meta m;
+    cr_assert_eq(hb_imgstore_get(s, hb_hash128_of(j, n), px, &m, &e), 0, "%s", e.reason);
+    cr_assert_str_eq(m.origin, "../data/cases//jpeg_420.jpg");
+    hb_imgstore_close(s);
+    free(j);
+    free_world(&w);
+}
