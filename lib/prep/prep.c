@@ -295,7 +295,7 @@ int hb_prep_run(const hb_recipe *r, const hb_prep_opts *o, hb_prep_summary *sum,
         if (!rc) rc = hb_prep_settings_of(r, src, &set, err);
     }
     if (rc) return rc;
-    if ((rc = hb_mkdir_p(o->outdir, err))) return rc;
+    int created = !hb_path_exists(o->outdir); /* removed again if the run fails before writing anything into it */
     if ((rc = hb_prep_open_text(&p, err))) goto done;
     for (size_t i = 0; i < r->n_sources && !rc; i++) {
         const hb_recipe_source *src = &r->sources[i];
@@ -303,8 +303,13 @@ int hb_prep_run(const hb_recipe *r, const hb_prep_opts *o, hb_prep_summary *sum,
         if (o->only && strcmp(o->only, src->name)) continue;
         if (!(rc = hb_prep_settings_of(r, src, &set, err))) rc = hb_prep_check_source(&p, src, set.template_key, err);
     }
-    if (rc) goto done;
+    if (rc || (rc = hb_mkdir_p(o->outdir, err))) goto done;
     if ((rc = hb_prep_images_open(&p, err))) goto done;
+    for (size_t i = 0; i < r->n_sources && !rc; i++) { /* every image root opened (archives indexed) up front */
+        hb_psrc s = {.p = &p, .src = &r->sources[i]};
+        if (!o->only || !strcmp(o->only, r->sources[i].name)) rc = hb_prep_images_root(&p, &s, err);
+    }
+    if (rc) goto done;
     double t0 = hb_now();
     for (size_t i = 0; i < r->n_sources && !rc; i++) {
         if (o->only && strcmp(o->only, r->sources[i].name)) continue;
@@ -321,5 +326,11 @@ done:
     hb_prep_images_abort(&p);
     hb_prep_close_text(&p);
     hb_manifest_free(&p.manifest);
+    if (rc && created) { /* a directory this run made and left empty goes again (rmdir fails on anything else) */
+        char *img = hb_path_join(o->outdir, "images");
+        rmdir(img);
+        rmdir(o->outdir);
+        free(img);
+    }
     return rc;
 }

@@ -422,7 +422,16 @@ Test(prep, provenance_names_files_as_the_recipe_does) {
 }
 
 /* An interruption (SIGINT/SIGTERM in hb-prep) stops the run with HB_EINTR, naming where it stopped, and leaves no
- * temporary file and nothing new under a final name. */
+ * temporary file and nothing new under a final name: a fresh output directory is removed again, an existing one
+ * keeps what it held. */
+static char *listing(const char *dir) {
+    char *cmd = hb_xmalloc(strlen(dir) + 64), *out = NULL;
+    sprintf(cmd, "ls -A '%s' 2>/dev/null", dir);
+    tu_run(cmd, &out);
+    free(cmd);
+    return out;
+}
+
 Test(prep, interruption_stops_cleanly) {
     env e = env_new();
     char *f = put(&e, "v.jsonl", "{\"image\": \"1.jpg\", \"caption\": \"The cat is on the mat.\", \"label\": 1}\n");
@@ -435,12 +444,16 @@ Test(prep, interruption_stops_cleanly) {
     cr_assert_eq(rc, HB_EINTR, "%d %s", rc, err.reason);
     cr_assert(strstr(err.reason, "interrupted") && strstr(err.file, "v.jsonl") && err.record == 0, "%s: %s", err.file,
               err.reason);
-    char *cmd = hb_xmalloc(strlen(e.out) + 64);
-    sprintf(cmd, "ls -A '%s'", e.out);
-    char *out = NULL;
-    cr_assert_eq(tu_run(cmd, &out), 0);
-    cr_assert_str_eq(out, "", "left behind: %s", out);
-    free(out), free(cmd), free(f);
+    cr_assert(!hb_path_exists(e.out), "the output directory this run made is gone");
     cr_assert_eq(prep(&e, y, 0, 1, 0, &err), 0, "a rerun works: %s", err.reason);
+    char *before = listing(e.out);
+    cr_assert(strstr(before, "v.inputs.jsonl"), "%s", before);
+    hb_interrupt_set(15);
+    rc = prep(&e, y, 0, 1, 0, &err);
+    hb_interrupt_set(0);
+    cr_assert_eq(rc, HB_EINTR);
+    char *after = listing(e.out);
+    cr_assert_str_eq(after, before, "an interrupted run over an output directory leaves it as it was");
+    free(before), free(after), free(f);
     env_free(&e);
 }
