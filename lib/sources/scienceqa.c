@@ -32,6 +32,21 @@ static const char **options_of(hb_src_ctx *ctx, const cJSON *choices, uint32_t *
     return o;
 }
 
+/* Python's s.replace("  ", " "): every non-overlapping pair of spaces, left to right, becomes one space (so three
+ * spaces become two). Counted when it changes anything. */
+static const char *single_spaces(hb_src_ctx *ctx, const char *s) {
+    if (!strstr(s, "  ")) return s;
+    size_t n = strlen(s);
+    char *o = hb_arena_alloc(&ctx->scratch, n + 1), *w = o;
+    for (size_t i = 0; i < n; i++) {
+        *w++ = s[i];
+        if (s[i] == ' ' && s[i + 1] == ' ') i++;
+    }
+    *w = 0;
+    hb_src_note(ctx, "text.double_space");
+    return o;
+}
+
 static int problem(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *user, hb_err *err) {
     opts *o = user;
     if (!rec->key) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "records must be keyed by problem id");
@@ -51,8 +66,15 @@ static int problem(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *user, hb
     if (!opt || n < 2) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "choices must be 2 or more strings");
     if (hb_jint(j, "answer", &ans) || ans < 0 || ans >= n)
         return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "answer is not an index into the choices");
-    /* LLaVA's context: the hint, stripped, or "N/A" when empty (convert_sqa_to_llava's get_context_text) */
+    /* What Honeybee reads back from LLaVA's conversion of the problem: the context is the hint, stripped, or "N/A"
+     * when empty (get_context_text); the conversion then replaces "  " by " " in the whole human turn (Python's
+     * str.replace: once, left to right) and strips it, so the question loses its leading whitespace; Honeybee strips
+     * each option. */
     const char *hint = hb_src_strip(ctx, hb_jstr(j, "hint") ? hb_jstr(j, "hint") : "");
+    q = single_spaces(ctx, q);
+    while (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r') q++;
+    hint = single_spaces(ctx, hint);
+    for (uint32_t i = 0; i < n; i++) opt[i] = hb_src_strip(ctx, single_spaces(ctx, opt[i]));
     const char *img = hb_jstr(j, "image");
     hb_src_item it = {.key = rec->key, .file = o->shown, .record = rec->index, .offset = rec->offset};
     if (img) {

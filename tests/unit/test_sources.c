@@ -229,14 +229,21 @@ Test(sources, scienceqa_problems_real_excerpt) {
                                         "\"2\": {\"question\": \"q?\", \"choices\": [\"a\", \"b\"], \"answer\": 2, \"split\": \"train\"}, "
                                         "\"3\": {\"choices\": [\"a\", \"b\"], \"answer\": 0, \"split\": \"train\"}, "
                                         "\"4\": {\"question\": \"ok?\", \"choices\": [\"a\", \"b\"], \"answer\": 1, \"hint\": \" h \", "
-                                        "\"image\": null, \"split\": \"train\"}}");
+                                        "\"image\": null, \"split\": \"train\"}, "
+                                        "\"5\": {\"question\": \"  Which  is   it?\", \"choices\": [\" x  y \", \"b\"], \"answer\": 0, "
+                                        "\"hint\": \"The  cat\\nsat.\", \"image\": null, \"split\": \"train\"}}");
     char *ps = tmpfile_with(d, "s.json", "{\"val\": []}");
     char y[1024];
     snprintf(y, sizeof y, "sources: {s: {dataset: scienceqa, files: {problems: %s}}}", f);
     run_ok(y, "s", &c);
-    cr_assert_eq(sc_count(&c), 1);
+    cr_assert_eq(sc_count(&c), 2);
     cr_assert_str_eq(sc_field(&c, 0, "context"), "h", "the hint stripped");
     cr_assert_null(sc_str(&c, 0, "image"), "image: null is text-only");
+    /* LLaVA's conversion (what Honeybee reads) replaces "  " by " " once and strips the turn; Honeybee strips options */
+    cr_assert_str_eq(sc_field(&c, 1, "question"), "Which is  it?");
+    cr_assert_str_eq(sc_field(&c, 1, "context"), "The cat\nsat.");
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(c.items, 1), "options"), 0)->valuestring,
+                     "x y");
     cr_assert_eq(cJSON_GetArraySize(c.rejects), 3, "one choice, answer out of range, no question");
     sc_free(&c);
     hb_err e;
