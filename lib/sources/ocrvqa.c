@@ -23,7 +23,10 @@ static int record(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *user, hb_
     long long split;
     if (!rec->key) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "records must be keyed by book id");
     if (hb_jint(j, "split", &split)) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "no integer split");
-    if (o->split && split != o->split) return 0;
+    if (o->split && split != o->split) {
+        hb_src_note(ctx, "split.other"); /* a record of another split: skipped, counted */
+        return 0;
+    }
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(j, "questions"), *as = cJSON_GetObjectItemCaseSensitive(j, "answers");
     if (!cJSON_IsArray(qs) || !cJSON_IsArray(as))
         return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "questions and answers must be lists");

@@ -225,7 +225,10 @@ static int run_refer(hb_src_ctx *ctx, hb_err *err) {
             if ((rc = hb_src_reject(ctx, shown, idx, -1, err, "a ref needs split, ann_id, image_id and sentences"))) break;
             continue;
         }
-        if (strcmp(split, "all") && strcmp(sp, split)) continue;
+        if (strcmp(split, "all") && strcmp(sp, split)) {
+            hb_src_note(ctx, "split.other");
+            continue;
+        }
         uint64_t ai, ii;
         if (!hb_idmap_get(&in.anns, (uint64_t)ann, &ai) || !hb_idmap_get(&in.images, (uint64_t)img, &ii)) {
             if ((rc = hb_src_reject(ctx, shown, idx, -1, err, "ann_id %lld / image_id %lld not in instances.json", ann, img)))

@@ -51,11 +51,17 @@ static int problem(hb_src_ctx *ctx, const hb_jrec *rec, cJSON *j, void *user, hb
     opts *o = user;
     if (!rec->key) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "records must be keyed by problem id");
     if (o->use_pids) {
-        if (!hb_idmap_get(&o->pids, hb_hash_str(rec->key, 0), NULL)) return 0;
+        if (!hb_idmap_get(&o->pids, hb_hash_str(rec->key, 0), NULL)) {
+            hb_src_note(ctx, "split.other"); /* a problem of another split: skipped, counted */
+            return 0;
+        }
     } else {
         const char *sp = hb_jstr(j, "split");
         if (!sp) return hb_src_reject(ctx, o->shown, rec->index, rec->offset, err, "no split (give files.pid_splits)");
-        if (strcmp(sp, o->split)) return 0;
+        if (strcmp(sp, o->split)) {
+            hb_src_note(ctx, "split.other");
+            return 0;
+        }
     }
     const char *q = hb_jstr(j, "question");
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(j, "choices");

@@ -43,6 +43,7 @@ for src in want:
     assert os.path.getsize(os.path.join(d, src + ".rejects.jsonl")) == 0, src
     st = json.load(open(os.path.join(d, src + ".stats.json")))
     assert st["rejected_records"] == 0 and st["rejects_by_reason"] == {}, (src, st)
+    assert st["records_read"] == st["items"] + st["converter"].get("split.other", 0) or src == "vgqa", src  # a VG record holds several QAs
     assert st["samples_written"] == want[src] and st["duplicate_ids"] == 0, (src, st)
     assert not any(st[k] for k in ("samples_dropped_image", "samples_dropped_render", "samples_dropped_no_supervision"))
 assert os.path.getsize(os.path.join(d, "images.rejects.jsonl")) == 0
@@ -54,6 +55,7 @@ assert stats["vsr"]["converter"] == {"rewrite.copula": 7393, "rewrite.contains":
                                      "rewrite.has": 17}, stats["vsr"]["converter"]
 assert stats["vsr-compat"]["converter"] == {"rewrite.official": 7680}
 assert stats["scienceqa"]["records_read"] == 150 and stats["scienceqa"]["samples_written"] == 50
+assert stats["scienceqa"]["converter"] == {"split.other": 100}, stats["scienceqa"]["converter"]
 assert stats["vqav2"]["converter"] == {"answer.majority_of_answers": 3} and stats["vqav2"]["turns"] == 3
 assert stats["vgqa"]["turns"] == 8 and stats["vgqa"]["groups"] == 2
 assert stats["vicuna40k"]["samples_truncated"] == 1 and stats["vicuna40k"]["max_tokens"] == 1024
