@@ -225,6 +225,10 @@ int hb_parse_i64(const char *s, long long *out);
  * (at most 1 edit for names of up to 4 characters, 2 up to 8, 3 beyond); NULL otherwise. For "did you mean". */
 const char *hb_closest(const char *s, const char *const *candidates, size_t n);
 
+/* 1 when the bytes (a file's start) are a Git LFS pointer ("version https://git-lfs.github.com/spec/..."): what a
+ * clone without git-lfs holds in place of a large file (datasets and models on the HF hub). */
+int hb_is_lfs_pointer(const void *data, size_t n);
+
 /* Interruption (SIGINT/SIGTERM): a command's signal handler calls hb_interrupt_set(); long loops in the libraries
  * poll hb_interrupted() and stop with HB_EINTR, so their usual error paths remove temporary files. */
 void hb_interrupt_set(int sig); /* 0 clears */

@@ -157,6 +157,11 @@ const char *hb_closest(const char *s, const char *const *candidates, size_t n) {
     return out;
 }
 
+int hb_is_lfs_pointer(const void *data, size_t n) {
+    static const char sig[] = "version https://git-lfs.github.com/spec/";
+    return n >= sizeof sig - 1 && !memcmp(data, sig, sizeof sig - 1);
+}
+
 static volatile sig_atomic_t interrupted_by;
 
 void hb_interrupt_set(int sig) { interrupted_by = sig; }

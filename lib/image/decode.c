@@ -114,6 +114,9 @@ static int run_decoder(const uint8_t *p, size_t n, const hb_image_opts *o, hb_im
     case HB_IMGFMT_BMP: return hb_decode_bmp(p, n, o, info, s, err);
     default: {
         const char *other = other_format(p, n);
+        if (n < 1024 && hb_is_lfs_pointer(p, n))
+            return hb_img_fail(info, HB_IMG_UNSUPPORTED, err,
+                               "a Git LFS pointer, not the image (cloned without git-lfs: run `git lfs pull`)");
         if (other) return hb_img_fail(info, HB_IMG_UNSUPPORTED, err, "%s images are not supported", other);
         return hb_img_fail(info, HB_IMG_UNSUPPORTED, err,
                            "not an image hb can read (first bytes %02x %02x %02x %02x; expected JPEG, PNG, GIF or BMP)",

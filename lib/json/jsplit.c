@@ -220,6 +220,15 @@ static int open_file(hb_jsplit **out, const char *path, hb_err *err) {
     s->mark = s->nul_at = NO_MARK;
     struct stat st;
     if (fstat(fileno(fp), &st) == 0) s->size = (uint64_t)st.st_size;
+    char head[64];
+    size_t got = fread(head, 1, sizeof head, fp);
+    rewind(fp);
+    if (s->size < 1024 && hb_is_lfs_pointer(head, got)) {
+        hb_jsplit_close(s);
+        return hb_err_set(err, HB_EFORMAT, path, HB_NOPOS, 0,
+                          "this is a Git LFS pointer, not the data (the repository was cloned without git-lfs: run "
+                          "`git lfs pull` there, or download the file itself)");
+    }
     *out = s;
     return 0;
 }

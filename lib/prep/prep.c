@@ -89,7 +89,7 @@ static void summary_line(const hb_psrc *s) {
     if (s->st.missing_image) hb_log("%s: %s samples dropped for missing or unreadable images", s->src->name,
                                     hb_fmt_count(s->st.missing_image, d, sizeof d));
     if (s->st.first_missing && s->st.missing_image == s->st.samples_slice) missing_hint(s);
-    if (s->src->no_images && !s->p->o->no_images && s->st.images_ref)
+    if (s->src->no_images && !s->p->o->no_images && !s->p->o->inputs_only && s->st.images_ref)
         hb_log("%s: built without images (images: none): its samples hold image positions but no image, so hb-train "
                "cannot train on them", s->src->name);
     if (!s->st.samples_written && s->st.samples_slice == s->st.samples_total)

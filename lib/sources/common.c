@@ -83,6 +83,18 @@ static int check_paths(hb_src_ctx *ctx, const cJSON *node, const char *key, hb_e
     if (ctx->conv->folders && strpbrk(node->valuestring, "*?[")) return 0;
     char *p = hb_recipe_path(ctx->recipe, node->valuestring);
     int rc = ctx->conv->folders && hb_path_is_dir(p) ? 0 : must_exist(ctx, p, err);
+    FILE *f = !rc && !hb_path_is_dir(p) ? fopen(p, "rb") : NULL;
+    if (f) { /* a clone without git-lfs holds pointers where the data should be */
+        char head[64];
+        size_t got = fread(head, 1, sizeof head, f);
+        int lfs = fseek(f, 0, SEEK_END) == 0 && ftell(f) < 1024 && hb_is_lfs_pointer(head, got);
+        fclose(f);
+        if (lfs)
+            rc = hb_err_set(err, HB_EFORMAT, p, HB_NOPOS, 0,
+                            "this is a Git LFS pointer, not the data (named by sources.%s.files in %s; the repository "
+                            "was cloned without git-lfs: run `git lfs pull` there, or download the file itself)",
+                            ctx->src->name, ctx->recipe->path);
+    }
     free(p);
     return rc;
 }

@@ -303,10 +303,7 @@ void hb_tok_free(hb_tokenizer *t) {
     free(t);
 }
 
-static int is_lfs_pointer(const uint8_t *d, size_t n) {
-    static const char sig[] = "version https://git-lfs.github.com/spec/";
-    return n < 1024 && n >= sizeof sig - 1 && !memcmp(d, sig, sizeof sig - 1);
-}
+static int is_lfs_pointer(const uint8_t *d, size_t n) { return n < 1024 && hb_is_lfs_pointer(d, n); }
 
 int hb_tok_load_mem(const void *data, size_t n, const char *name, hb_tokenizer **out, hb_err *err) {
     const uint8_t *d = data;

@@ -3,7 +3,7 @@
 # interruption), and nothing is left half-written. Covered: a wrong path, a wrong converter name, a misspelled key
 # or file role, a folder given as a file, a missing image root, image roots that are archives (zip and tar work, a
 # .tar.gz is refused with the reason), an archive or folder holding the images one level down (the hint names the
-# image_prefix), a tokenizer that is a Git LFS pointer, JSON Lines given for a JSON document, hb-mix before hb-prep,
+# image_prefix), a tokenizer or a raw file that is a Git LFS pointer, JSON Lines given for a JSON document, hb-mix before hb-prep,
 # hb-train on a plan from another shards directory, and Ctrl-C in the middle of hb-prep (no temporary file left, the
 # previous outputs intact, a rerun completes).
 set -euo pipefail
@@ -52,6 +52,9 @@ fails noroot 's|, images: [^}]*images/gqa}|}|'
 printf 'version https://git-lfs.github.com/spec/v1\noid sha256:9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347\nsize 499723\n' > "$T/tokenizer.model"
 printf '%s\n' "$T/tokenizer.model" "Git LFS pointer" "git lfs pull" > "$T/want"
 fails lfs "s|^tokenizer: .*|tokenizer: $T/tokenizer.model|"
+cp "$T/tokenizer.model" "$T/question_answers.json"
+printf '%s\n' "$T/question_answers.json" "Git LFS pointer, not the data (named by sources.vgqa.files" > "$T/want"
+fails lfsdata "s|files: [^,]*question_answers.excerpt.json|files: $T/question_answers.json|"
 printf '%s\n' "coco2014_val_gpt4_qa_30x3.jsonl" "looks like JSON Lines" > "$T/want"
 fails jsonl 's|  vsr: {files: .*|  vsr: {dataset: llava-instruct, files: '"$R"'/llava/coco2014_val_gpt4_qa_30x3.jsonl, images: none}|'
 test ! -e "$T/out-jsonl" # (the check above: a failure inside a source also leaves no directory it made)

@@ -313,6 +313,14 @@ Test(image, empty_and_unsupported_are_rejected_with_their_reason) {
     cr_assert_eq(reject_of((const uint8_t *)"II*\0\x08\0\0\0", 8, NULL), HB_IMG_UNSUPPORTED);
     cr_assert_eq(reject_of((const uint8_t *)"<html>not an image</html>", 25, NULL), HB_IMG_UNSUPPORTED);
     cr_assert_eq(reject_of((const uint8_t *)"\xFF\xD8", 2, NULL), HB_IMG_UNSUPPORTED);
+    /* a Git LFS pointer where the image should be (a dataset cloned without git-lfs) says so */
+    const char *lfs = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 105175\n";
+    hb_image_info li;
+    uint8_t *lrgb = NULL;
+    hb_err le;
+    cr_assert_neq(hb_image_decode((const uint8_t *)lfs, strlen(lfs), NULL, &li, &lrgb, &le), 0);
+    cr_assert(li.reject == HB_IMG_UNSUPPORTED && strstr(le.reason, "Git LFS pointer"), "%s", le.reason);
+    free(lrgb);
     /* 12-bit JPEG: the precision byte of the SOF marker */
     size_t n;
     uint8_t *d = case_bytes("jpeg_420.jpg", &n);

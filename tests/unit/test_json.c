@@ -232,6 +232,12 @@ Test(json, malformed_structure_is_an_error_with_offset) {
     cr_assert_eq(split_text(d, "{\"id\": 1, \"image\": \"a.jpg\"}\n{\"id\": 2, \"image\": \"b.jpg\"}\n", "", 0, &n, &e),
                  HB_EFORMAT);
     cr_assert(strstr(e.reason, "JSON Lines") && e.offset == 28, "%lld %s", e.offset, e.reason);
+    /* a Git LFS pointer (a clone without git-lfs) in place of the data */
+    cr_assert_eq(split_text(d, "version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 4200000000\n", "", 0, &n,
+                            &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "Git LFS pointer") && strstr(e.reason, "git lfs pull"), "%s", e.reason);
+    cr_assert_eq(split_text(d, "version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 42\n", "", 1, &n, &e),
+                 HB_EFORMAT, "JSON Lines too");
     tu_rmtree(d);
     free(d);
 }
