@@ -57,6 +57,7 @@ static void free_psrc(hb_psrc *s) {
  * name the prefix when a folder of the root holds the first missing image. */
 static void missing_hint(const hb_psrc *s) {
     const char *root = s->src->images, *img = s->st.first_missing;
+    if (!root) return; /* images read from archives the converter streams (webdataset) */
     hb_log("%s: no image was found: the first was looked up as %s/%s (sources.%s.images + image_prefix + the "
            "record's path)", s->src->name, root, img, s->src->name);
     DIR *d = hb_path_is_dir(root) ? opendir(root) : NULL;
