@@ -290,11 +290,15 @@ static const char *written_as(hb_src_ctx *ctx, const cJSON *node, const char *pa
     const char *out = NULL;
     size_t n = strlen(r);
     if (!strcmp(r, path)) out = w;
-    else if (strpbrk(w, "*?[")) { /* a pattern: its folder as written + the file name */
-        const char *ws = strrchr(w, '/'), *rs = strrchr(r, '/');
-        if (!ws || !rs) out = !strchr(path, '/') ? hb_arena_strdup(&ctx->keep, path) : NULL;
-        else if (!strncmp(path, r, (size_t)(rs - r + 1)) && !strchr(path + (rs - r + 1), '/'))
-            out = hb_arena_printf(&ctx->keep, "%.*s%s", (int)(ws - w + 1), w, path + (rs - r + 1));
+    else if (strpbrk(w, "*?[")) { /* a pattern: its literal folder part as written + the rest of the path */
+        size_t k = (size_t)(strpbrk(w, "*?[") - w);
+        while (k > 0 && w[k - 1] != '/') k--;
+        char *lit = hb_arena_strndup(&ctx->keep, w, k);
+        char *lr = hb_recipe_path(ctx->recipe, k ? lit : ".");
+        size_t m = strlen(lr);
+        if (!strcmp(lr, ".")) out = path[0] != '/' ? hb_arena_printf(&ctx->keep, "%s%s", lit, path) : NULL;
+        else if (!strncmp(path, lr, m) && path[m] == '/') out = hb_arena_printf(&ctx->keep, "%s%s", lit, path + m + 1);
+        free(lr);
     } else if (!strncmp(path, r, n) && path[n] == '/') /* a file inside a folder named in the recipe */
         out = hb_arena_printf(&ctx->keep, "%s%s%s", w, w[strlen(w) - 1] == '/' ? "" : "/", path + n + 1);
     free(r);

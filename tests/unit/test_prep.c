@@ -417,6 +417,22 @@ Test(prep, provenance_names_files_as_the_recipe_does) {
     cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rej, 0), "file")->valuestring, want);
     cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rej, 1), "file")->valuestring, "./data/w.jsonl");
     cJSON_Delete(rej);
+    /* files found through a pattern or a folder: the literal part as written + the rest */
+    char *tar = tu_repo("examples/webdataset/00000.tar"), *shards = hb_path_join(e.dir, "data/shards");
+    cr_assert_eq(hb_mkdir_p(shards, NULL), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/00007.tar'", tar, shards);
+    cr_assert_eq(system(cmd), 0);
+    const char *spell[][2] = {{"data/*/0000?.tar", "data/shards/00007.tar"}, {"./data/shards/", "./data/shards/00007.tar"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(y, sizeof y, "sources: {c: {dataset: webdataset, files: '%s'}}\n", spell[k][0]);
+        cr_assert_eq(prep(&e, y, 0, 1, 0, &err), 0, "%s", err.reason);
+        rej = lines(&e, "c.rejects.jsonl"); /* the example's sample without an image */
+        cr_assert_eq(cJSON_GetArraySize(rej), 1);
+        cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rej, 0), "file")->valuestring, spell[k][1]);
+        cJSON_Delete(rej);
+    }
+    free(tar), free(shards);
     free(f), free(g), free(sub);
     env_free(&e);
 }
