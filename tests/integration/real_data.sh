@@ -147,6 +147,8 @@ for q in robust + qs:
 # provenance: the raw file as the recipe names it, record positions, the image path, images stored by hash
 assert by_id["vsr/7679"]["source_file"] == "../../shared/fixtures/real/vsr/random_train.full.jsonl"
 assert by_id["vsr/7679"]["records"] == [7679]
+folders = collections.Counter(s["choices"]["image"].split("/")[0] for s in got["vsr"])
+assert folders == {"train2017": 7386, "val2017": 294}, folders   # the last two parts of image_link, as Honeybee
 assert by_id["vsr-splits/2.50"]["source_file"].endswith("zeroshot_train.excerpt.jsonl")
 assert by_id["vqav2/458752/0"]["records"] == [0, 1, 2]
 assert by_id["vgqa/4/0"]["records"] == [0] * 5 and by_id["vgqa/5/0"]["records"] == [1] * 3
