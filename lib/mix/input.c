@@ -134,9 +134,12 @@ static int check_shard(const char *dir, found_shard *f, int from_manifest, hb_er
     return code;
 }
 
-static int list_shards(const char *dir, found_shard **out, size_t *n_out, int *from_manifest, hb_err *err) {
+/* *info: the manifest's info object (NULL without a manifest); the caller deletes it. */
+static int list_shards(const char *dir, found_shard **out, size_t *n_out, int *from_manifest, cJSON **info,
+                       hb_err *err) {
     *out = NULL;
     *n_out = 0;
+    *info = NULL;
     char *mpath = hb_path_join(dir, "manifest.json");
     *from_manifest = hb_path_exists(mpath);
     free(mpath);
@@ -146,6 +149,7 @@ static int list_shards(const char *dir, found_shard **out, size_t *n_out, int *f
     if (*from_manifest) {
         hb_manifest m;
         if ((code = hb_manifest_load(&m, dir, err))) return code;
+        *info = m.extra_json ? cJSON_Parse(m.extra_json) : NULL;
         found_shard *f = hb_xcalloc(m.n_shards + 1, sizeof *f);
         for (size_t i = 0; i < m.n_shards; i++) {
             const hb_manifest_shard *s = &m.shards[i];
@@ -189,7 +193,8 @@ int hb_mix_input_open(hb_mix_input *in, const char *dir, const char *const *name
     memset(in, 0, sizeof *in);
     found_shard *f;
     size_t nf;
-    int from_manifest, code = list_shards(dir, &f, &nf, &from_manifest, err);
+    cJSON *info;
+    int from_manifest, code = list_shards(dir, &f, &nf, &from_manifest, &info, err);
     if (code) return code;
     in->dir = hb_xstrdup(dir);
     for (size_t k = 0; k < n_names && !code; k++) {
@@ -228,6 +233,11 @@ int hb_mix_input_open(hb_mix_input *in, const char *dir, const char *const *name
         in->unused = hb_xrealloc(in->unused, (in->n_unused + 1) * sizeof *in->unused);
         in->unused[in->n_unused++] = hb_xstrdup(f[i].source);
     }
+    const cJSON *x, *without = cJSON_GetObjectItemCaseSensitive(info, "without_images");
+    cJSON_ArrayForEach(x, without)
+        for (size_t i = 0; i < in->n_sources && !code && cJSON_IsString(x); i++)
+            if (!strcmp(in->sources[i].name, x->valuestring)) in->sources[i].without_images = 1;
+    cJSON_Delete(info);
     found_free(f, nf);
     if (code) hb_mix_input_free(in);
     return code;

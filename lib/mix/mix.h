@@ -94,6 +94,7 @@ typedef struct {
     uint64_t n;           /* samples */
     uint64_t units[4];    /* totals by hb_mix_unit */
     size_t first_shard, n_shards; /* its shards are input->shards[first_shard .. first_shard + n_shards) */
+    int without_images;   /* the manifest lists it as built without its images (hb-prep --no-images, images: none) */
 } hb_mix_source;
 
 typedef struct {

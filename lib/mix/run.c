@@ -115,6 +115,21 @@ int hb_mix_run(const hb_mix_opts *o, FILE *out, hb_err *err) {
     names = hb_xcalloc(spec.n, sizeof *names);
     for (size_t i = 0; i < spec.n; i++) names[i] = spec.want[i].name;
     if ((code = hb_mix_input_open(&in, shards, names, spec.n, err))) goto done;
+    for (size_t i = 0; i < in.n_sources && !code; i++) { /* image positions without images: hb-train would stop */
+        const hb_mix_source *s = &in.sources[i];
+        if (!s->without_images || !s->units[HB_MIX_IMAGE]) continue;
+        if (o->dry_run) {
+            if (out) fprintf(out, "warning: source %s was compiled without its images: a plan of it cannot be "
+                                  "trained on\n", s->name);
+            continue;
+        }
+        code = hb_err_set(err, HB_EINVAL, shards, HB_NOPOS, HB_NOPOS,
+                          "source %s was compiled without its images (hb-prep --no-images or images: none), yet %llu "
+                          "of its tokens are image positions: hb-train could not train on it. Give it its images and "
+                          "rerun hb-prep, or leave it out of mix.sources (--dry-run shows the table anyway)", s->name,
+                          (unsigned long long)s->units[HB_MIX_IMAGE]);
+    }
+    if (code) goto done;
     for (size_t i = 0; i < in.n_sources + in.n_shards && !code; i++) /* the plan stores names with a u16 length */
         if (strlen(i < in.n_sources ? in.sources[i].name : in.shards[i - in.n_sources].file) > 65535)
             code = hb_err_set(err, HB_EUNSUPPORTED, o->recipe, HB_NOPOS, HB_NOPOS, "source or shard name too long");

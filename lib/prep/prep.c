@@ -196,7 +196,22 @@ done:
 }
 
 /* ---- the manifest ---- */
-static char *info_json(const hb_prep *p) {
+static int source_rebuilt(const hb_prep *p, const char *name);
+
+/* Whether the old manifest's info lists name under "without_images". */
+static int listed_without_images(const hb_manifest *old, const char *name) {
+    cJSON *info = old && old->extra_json ? cJSON_Parse(old->extra_json) : NULL;
+    const cJSON *x, *list = cJSON_GetObjectItemCaseSensitive(info, "without_images");
+    int found = 0;
+    cJSON_ArrayForEach(x, list) found |= cJSON_IsString(x) && !strcmp(x->valuestring, name);
+    cJSON_Delete(info);
+    return found;
+}
+
+/* The manifest's info: recipe, seed, lengths, the image store, and "without_images": the sources whose samples were
+ * built without their images (--no-images, images: none), which hb-mix will not plan for training. old: the previous
+ * manifest (--only), whose entry stands for the sources not rebuilt. */
+static char *info_json(const hb_prep *p, const hb_manifest *old) {
     const hb_recipe *r = p->r;
     hb_buf b = {0};
     hb_buf_puts(&b, "{\"recipe\": ");
@@ -205,7 +220,15 @@ static char *info_json(const hb_prep *p) {
                   (unsigned long long)r->seed, r->max_length, r->visual_tokens, r->image_size);
     if (p->o->no_images) hb_buf_puts(&b, ", \"no_images\": true");
     else hb_buf_printf(&b, ", \"image_store\": \"images/%d.hbs\"", p->r->image_size);
-    hb_buf_puts(&b, "}");
+    int n = 0;
+    for (size_t i = 0; i < r->n_sources; i++) {
+        const hb_recipe_source *s = &r->sources[i];
+        int without = source_rebuilt(p, s->name) ? p->o->no_images || s->no_images : listed_without_images(old, s->name);
+        if (!without) continue;
+        hb_buf_puts(&b, n++ ? ", " : ", \"without_images\": [");
+        hb_buf_put_json_str(&b, s->name, strlen(s->name));
+    }
+    hb_buf_puts(&b, n ? "]}" : "}");
     char *s = hb_xstrdup(hb_buf_cstr(&b));
     hb_buf_free(&b);
     return s;
@@ -223,7 +246,7 @@ static int write_manifest(hb_prep *p, hb_manifest *fresh, hb_err *err) {
     int have_old = p->o->only && hb_manifest_load(&old, p->o->outdir, NULL) == 0;
     out.tool = hb_xstrdup("hb-prep " HB_VERSION);
     out.recipe_hash = hb_xstrdup(p->r->hash);
-    out.extra_json = info_json(p);
+    out.extra_json = info_json(p, have_old ? &old : NULL);
     for (size_t k = 0; k < p->r->n_sources; k++) {
         const char *name = p->r->sources[k].name;
         const hb_manifest *from = source_rebuilt(p, name) ? fresh : have_old ? &old : NULL;

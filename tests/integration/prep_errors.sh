@@ -3,9 +3,9 @@
 # interruption), and nothing is left half-written. Covered: a wrong path, a wrong converter name, a misspelled key
 # or file role, a folder given as a file, a missing image root, image roots that are archives (zip and tar work, a
 # .tar.gz is refused with the reason), an archive or folder holding the images one level down (the hint names the
-# image_prefix), a tokenizer or a raw file that is a Git LFS pointer, JSON Lines given for a JSON document, hb-mix before hb-prep,
-# hb-train on a plan from another shards directory, and Ctrl-C in the middle of hb-prep (no temporary file left, the
-# previous outputs intact, a rerun completes).
+# image_prefix), a tokenizer or a raw file that is a Git LFS pointer, JSON Lines given for a JSON document, hb-mix
+# before hb-prep, hb-mix on a source built without its images, hb-train on a plan from another shards directory, and
+# Ctrl-C in the middle of hb-prep (no temporary file left, the previous outputs intact, a rerun completes).
 set -euo pipefail
 BIN=${HB_BIN:-bin}
 SHARED=${HB_SHARED:-../shared}
@@ -94,6 +94,17 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["rejects_b
 # hb-mix before hb-prep: nothing written, the message says what to run
 set +e; "$BIN/hb-mix" "$T/base.yaml" --shards "$T/none" 2> "$T/err"; rc=$?; set -e
 test "$rc" = 1 && grep -qF "$T/none: shards directory not found (run hb-prep first)" "$T/err" && test ! -e "$T/none"
+
+# a source built without its images (images: none) is not planned for training; --dry-run still shows the table
+"$BIN/hb-prep" "$T/base.yaml" -o "$T/s0" -q
+"$BIN/hb-prep" "$T/base.yaml" -o "$T/s0" -q --only gqa   # the manifest keeps the other sources' entries
+python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["info"]; assert i["without_images"] == ["vsr", "scienceqa"], i' \
+  "$T/s0/manifest.json"
+sed 's|vgqa: {repeat: 4}}|vgqa: {repeat: 4}, vsr: {repeat: 1}}|' "$T/base.yaml" > "$T/mixvsr.yaml"
+set +e; "$BIN/hb-mix" "$T/mixvsr.yaml" --shards "$T/s0" 2> "$T/err"; rc=$?; set -e
+test "$rc" = 1 && grep -qF "source vsr was compiled without its images (hb-prep --no-images or images: none)" "$T/err"
+test ! -e "$T/s0/mix-mixvsr"
+"$BIN/hb-mix" "$T/mixvsr.yaml" --shards "$T/s0" --dry-run | grep -qF "warning: source vsr was compiled without its images"
 
 # hb-train on a plan made from other shards: refused before anything is initialised, naming both directories
 "$BIN/hb-prep" "$T/base.yaml" -o "$T/s1" -q
