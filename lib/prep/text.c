@@ -45,6 +45,14 @@ int hb_prep_check_source(hb_prep *p, const hb_recipe_source *src, const char *te
     if (p->o->inputs_only) return 0;
     const hb_converter *c = hb_converter_find(src->dataset);
     if (c->conversation || hb_template_lookup(p->templates, template_key)) return 0;
+    const char *hint = hb_template_lookup(p->templates, src->dataset) ? src->dataset
+                       : hb_template_lookup(p->templates, c->name)   ? c->name
+                                                                      : NULL;
+    if (hint) /* a source named otherwise than its dataset: the dataset's pattern is most likely meant */
+        return hb_err_set(err, HB_EINVAL, p->r->path, HB_NOPOS, HB_NOPOS,
+                          "sources.%s: the template set %s has no pattern for '%s' (the template key is the source "
+                          "name): set sources.%s.template: %s for the %s pattern", src->name, p->r->templates,
+                          template_key, src->name, hint, hint);
     return hb_err_set(err, HB_EINVAL, p->r->path, HB_NOPOS, HB_NOPOS,
                       "sources.%s: the template set %s has no pattern for '%s' (set sources.%s.template to one of its "
                       "pattern keys)", src->name, p->r->templates, template_key, src->name);

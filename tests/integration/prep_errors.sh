@@ -43,6 +43,8 @@ printf '%s\n' "sources.scienceqa.files.pid_split: not a file role of scienceqa (
 fails role 's|pid_splits: |pid_split: |'
 printf '%s\n' "max_lenght: unknown key (did you mean 'max_length'?)" > "$T/want"
 fails top '1i max_lenght: 1023'
+printf '%s\n' "sources.vsr-dev: the template set" "has no pattern for 'vsr-dev'" "set sources.vsr-dev.template: vsr" > "$T/want"
+fails template 's|^  vsr: {|  vsr-dev: {dataset: vsr, |'
 printf '%s\n' "$R/visual_genome: is a folder; sources.vgqa.files" > "$T/want"
 fails folder 's|files: [^,]*question_answers.excerpt.json|files: '"$R"'/visual_genome|'
 printf '%s\n' "$R/images/gqa-all: no such image folder or archive (sources.gqa.images" > "$T/want"
