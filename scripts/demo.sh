@@ -27,6 +27,11 @@ print("tokens:", s["n_tokens"], " supervised:", s["n_supervised"], " image token
 "$BIN/hb-inspect" image "$OUT/shards" 0 -o "$OUT/sample0.png"
 echo
 
+echo "== 1b. hb-prep on every real file of ../shared/fixtures/real, as downloaded (recipes/shared-real.yaml) =="
+"$BIN/hb-prep" recipes/shared-real.yaml -o "$OUT/real" -j 2 2>&1 | tail -n 1
+"$BIN/hb-inspect" stats "$OUT/real"
+echo
+
 echo "== 2. hb-mix: balance the demo sources exactly (recipes/demo.yaml, mix section) =="
 "$BIN/hb-mix" recipes/demo.yaml
 echo
