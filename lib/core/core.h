@@ -100,12 +100,19 @@ void hb_buf_put_u8(hb_buf *b, uint8_t v);
 void hb_buf_put_u16(hb_buf *b, uint16_t v); /* little-endian */
 void hb_buf_put_u32(hb_buf *b, uint32_t v);
 void hb_buf_put_u64(hb_buf *b, uint64_t v);
+/* Append code point cp (<= 0x10FFFF) as UTF-8. */
+void hb_buf_put_utf8(hb_buf *b, uint32_t cp);
 /* Append s as a JSON string literal (quotes included; control characters, quote and backslash escaped; invalid
  * UTF-8 bytes written as \u00XX of the byte value so the output is always valid JSON). */
 void hb_buf_put_json_str(hb_buf *b, const char *s, size_t n);
 const char *hb_buf_cstr(hb_buf *b); /* NUL-terminates (not counted in len) and returns data */
 void hb_buf_clear(hb_buf *b);
 void hb_buf_free(hb_buf *b);
+
+/* UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+size_t hb_utf8_len(const uint8_t *s, size_t n);  /* length (1..4) of the valid sequence at s, 0 when invalid */
+int hb_utf8_valid(const uint8_t *s, size_t n);   /* 1 when all n bytes are valid UTF-8 */
+uint32_t hb_utf8_cp(const uint8_t *s, size_t k); /* the code point of a valid k-byte sequence */
 
 /* Little-endian loads from unaligned memory. */
 static inline uint16_t hb_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }

@@ -190,24 +190,55 @@ void hb_buf_put_u64(hb_buf *b, uint64_t v) {
     hb_buf_put_u32(b, (uint32_t)(v >> 32));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not valid UTF-8. */
-static size_t utf8_valid_len(const uint8_t *s, size_t n) {
+size_t hb_utf8_len(const uint8_t *s, size_t n) {
     uint8_t c = s[0];
     if (c < 0x80) return 1;
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
+    if (c < 0xC2) return 0; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
+        if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
+        return 3;
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0;
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
+    if (c < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+int hb_utf8_valid(const uint8_t *s, size_t n) {
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = hb_utf8_len(s + i, n - i))) return 0;
+    return 1;
+}
+
+uint32_t hb_utf8_cp(const uint8_t *s, size_t k) {
+    switch (k) {
+    case 1: return s[0];
+    case 2: return (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+    case 3: return (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    default:
+        return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 |
+               (s[3] & 0x3F);
+    }
+}
+
+void hb_buf_put_utf8(hb_buf *b, uint32_t cp) {
+    uint8_t t[4];
+    size_t n;
+    if (cp < 0x80) t[0] = (uint8_t)cp, n = 1;
+    else if (cp < 0x800) t[0] = (uint8_t)(0xC0 | cp >> 6), t[1] = (uint8_t)(0x80 | (cp & 0x3F)), n = 2;
+    else if (cp < 0x10000)
+        t[0] = (uint8_t)(0xE0 | cp >> 12), t[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), t[2] = (uint8_t)(0x80 | (cp & 0x3F)),
+        n = 3;
+    else
+        t[0] = (uint8_t)(0xF0 | cp >> 18), t[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F)),
+        t[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), t[3] = (uint8_t)(0x80 | (cp & 0x3F)), n = 4;
+    hb_buf_append(b, t, n);
 }
 
 void hb_buf_put_json_str(hb_buf *b, const char *str, size_t n) {
@@ -235,7 +266,7 @@ void hb_buf_put_json_str(hb_buf *b, const char *str, size_t n) {
             hb_buf_putc(b, c);
             i++;
         } else {
-            size_t k = utf8_valid_len(s + i, n - i);
+            size_t k = hb_utf8_len(s + i, n - i);
             if (k) {
                 hb_buf_append(b, s + i, k);
                 i += k;

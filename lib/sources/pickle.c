@@ -65,22 +65,6 @@ static int line(pk *k, const char **s, size_t *n) {
     return 0;
 }
 
-static void put_utf8(hb_buf *b, unsigned cp) {
-    if (cp < 0x80) hb_buf_putc(b, (int)cp);
-    else if (cp < 0x800) {
-        hb_buf_putc(b, 0xC0 | (cp >> 6));
-        hb_buf_putc(b, 0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        hb_buf_putc(b, 0xE0 | (cp >> 12));
-        hb_buf_putc(b, 0x80 | ((cp >> 6) & 0x3F));
-        hb_buf_putc(b, 0x80 | (cp & 0x3F));
-    } else {
-        hb_buf_putc(b, 0xF0 | (cp >> 18));
-        hb_buf_putc(b, 0x80 | ((cp >> 12) & 0x3F));
-        hb_buf_putc(b, 0x80 | ((cp >> 6) & 0x3F));
-        hb_buf_putc(b, 0x80 | (cp & 0x3F));
-    }
-}
 
 /* Python 2 str bytes: kept when valid UTF-8, otherwise read as Latin-1 (so the tree is always valid UTF-8). */
 static cJSON *bytes_value(const uint8_t *s, size_t n) {
@@ -98,7 +82,7 @@ static cJSON *bytes_value(const uint8_t *s, size_t n) {
     }
     if (valid) hb_buf_append(&b, s, n);
     else
-        for (i = 0; i < n; i++) put_utf8(&b, s[i] ? s[i] : 0xFFFD);
+        for (i = 0; i < n; i++) hb_buf_put_utf8(&b, s[i] ? s[i] : 0xFFFD);
     cJSON *v = cJSON_CreateString(hb_buf_cstr(&b));
     hb_buf_free(&b);
     return v;
@@ -161,7 +145,7 @@ static cJSON *raw_unicode(const char *s, size_t n) {
                 i += 1 + (size_t)w;
             }
         }
-        put_utf8(&b, cp ? cp : 0xFFFD);
+        hb_buf_put_utf8(&b, cp ? cp : 0xFFFD);
     }
     cJSON *v = cJSON_CreateString(hb_buf_cstr(&b));
     hb_buf_free(&b);

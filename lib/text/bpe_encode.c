@@ -223,9 +223,9 @@ static int symbols_hf(const hb_tokenizer *t, hb_tok_scratch *s, const uint8_t *w
     int has_unk = 0;
     uint32_t unk_start = 0, unk_len = 0;
     for (size_t i = 0; i < wl;) {
-        size_t k = tok_utf8_len(w + i, wl - i);
+        size_t k = hb_utf8_len(w + i, wl - i);
         if (!k) k = 1; /* cannot happen after normalization */
-        int32_t sym = tok_char_symbol(t, tok_utf8_cp(w + i, k));
+        int32_t sym = tok_char_symbol(t, hb_utf8_cp(w + i, k));
         if (sym >= 0) {
             if (has_unk) push_sym(s, &n, t->unk, unk_start, unk_len, 0), has_unk = 0;
             push_sym(s, &n, sym, (uint32_t)i, (uint32_t)k, 0);
@@ -264,9 +264,9 @@ static int symbols_spm(const hb_tokenizer *t, hb_tok_scratch *s, const uint8_t *
                 continue;
             }
         }
-        size_t k = tok_utf8_len(w + i, wl - i);
+        size_t k = hb_utf8_len(w + i, wl - i);
         if (!k) k = 1;
-        push_sym(s, &n, tok_char_symbol(t, tok_utf8_cp(w + i, k)), (uint32_t)i, (uint32_t)k, 0);
+        push_sym(s, &n, tok_char_symbol(t, hb_utf8_cp(w + i, k)), (uint32_t)i, (uint32_t)k, 0);
         i += k;
     }
     return n;

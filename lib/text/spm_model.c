@@ -169,19 +169,19 @@ static void add_splits(hb_tokenizer *t, const spm_piece *pc, const tok_strmap *m
             if (pc[id].type != TOK_T_NORMAL && pc[id].type != TOK_T_USER && pc[id].type != TOK_T_UNUSED) continue;
             const uint8_t *s = pc[id].str;
             size_t n = pc[id].len;
-            for (size_t k = tok_utf8_len(s, n); k && k < n; k += tok_utf8_len(s + k, n - k)) {
+            for (size_t k = hb_utf8_len(s, n); k && k < n; k += hb_utf8_len(s + k, n - k)) {
                 int32_t sym[2];
                 const uint8_t *part[2] = {s, s + k};
                 size_t plen[2] = {k, n - k};
                 for (int h = 0; h < 2; h++) {
                     sym[h] = tok_strmap_get(mergeable, part[h], plen[h]);
-                    if (sym[h] >= 0 || tok_utf8_len(part[h], plen[h]) != plen[h]) continue;
+                    if (sym[h] >= 0 || hb_utf8_len(part[h], plen[h]) != plen[h]) continue;
                     sym[h] = tok_strmap_get(&virt, part[h], plen[h]);
                     if (sym[h] < 0 && pass == 0) {
                         sym[h] = t->n_sym++;
                         tok_strmap_put(&virt, part[h], plen[h], sym[h]);
                         hb_buf_put_u8(&vlen, (uint8_t)plen[h]);
-                        tok_add_char_symbol(t, tok_utf8_cp(part[h], plen[h]), sym[h]);
+                        tok_add_char_symbol(t, hb_utf8_cp(part[h], plen[h]), sym[h]);
                     }
                 }
                 if (pass == 1 && sym[0] >= 0 && sym[1] >= 0) tok_pairmap_put(&t->pairs, sym[0], sym[1], prio[id], id);
@@ -313,7 +313,7 @@ int tok_load_spm(hb_tokenizer *t, const uint8_t *data, size_t n, const char *nam
             rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d is %s", i, p->len ? "longer than 4096 bytes" : "empty");
             break;
         }
-        if (!tok_utf8_valid(p->str, p->len) || isnan(p->score)) {
+        if (!hb_utf8_valid(p->str, p->len) || isnan(p->score)) {
             rc = hb_err_set(err, HB_EFORMAT, name, i, HB_NOPOS, "piece %d is not valid UTF-8 or has a NaN score", i);
             break;
         }
@@ -339,7 +339,7 @@ int tok_load_spm(hb_tokenizer *t, const uint8_t *data, size_t n, const char *nam
             }
             n_bytes++;
         }
-        if (!normal && tok_utf8_len(p->str, p->len) == p->len) {
+        if (!normal && hb_utf8_len(p->str, p->len) == p->len) {
             rc = hb_err_set(err, HB_EUNSUPPORTED, name, i, HB_NOPOS, "reserved piece %d \"%.*s\" is a single character", i,
                             (int)p->len, (const char *)p->str);
             break;
@@ -382,8 +382,8 @@ int tok_load_spm(hb_tokenizer *t, const uint8_t *data, size_t n, const char *nam
         t->canon[i] = rid >= 0 ? rid : i;
     }
     for (int32_t i = 0; i < nv; i++)
-        if (tok_strmap_get(&mergeable, pc[i].str, pc[i].len) == i && tok_utf8_len(pc[i].str, pc[i].len) == pc[i].len)
-            tok_add_char_symbol(t, tok_utf8_cp(pc[i].str, pc[i].len), i);
+        if (tok_strmap_get(&mergeable, pc[i].str, pc[i].len) == i && hb_utf8_len(pc[i].str, pc[i].len) == pc[i].len)
+            tok_add_char_symbol(t, hb_utf8_cp(pc[i].str, pc[i].len), i);
     add_splits(t, pc, &mergeable, prio);
 
     t->byte_fallback = s.byte_fallback;

@@ -1,4 +1,4 @@
-/* lib/text/tokenizer.c — loading dispatch (detection by content), the shared hash maps, UTF-8 helpers, accessors.
+/* lib/text/tokenizer.c — loading dispatch (detection by content), the shared hash maps, accessors.
  *
  * Dependencies: text/tokenizer_impl.h, core/core.h (hb_err, hb_buf, hb_hash64, hb_mix64, hb_file_read_all).
  */
@@ -7,42 +7,6 @@
 #include <string.h>
 
 #include "text/tokenizer_impl.h"
-
-/* ---- UTF-8 ---- */
-size_t tok_utf8_len(const uint8_t *s, size_t n) {
-    uint8_t c = s[0];
-    if (c < 0x80) return 1;
-    if (c < 0xC2) return 0; /* continuation byte or overlong 2-byte lead */
-    if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
-        if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
-int tok_utf8_valid(const uint8_t *s, size_t n) {
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = tok_utf8_len(s + i, n - i))) return 0;
-    return 1;
-}
-
-uint32_t tok_utf8_cp(const uint8_t *s, size_t k) {
-    switch (k) {
-    case 1: return s[0];
-    case 2: return (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F);
-    case 3: return (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
-    default: return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
-    }
-}
 
 /* ---- string map ---- */
 static uint32_t pow2_for(uint32_t expected) {

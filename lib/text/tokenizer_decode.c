@@ -75,14 +75,6 @@ static int hf_byte_token(const char *p, size_t n) {
     return v;
 }
 
-static int utf8_all_valid(const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        size_t k = tok_utf8_len(s + i, n - i);
-        if (!k) return 0;
-        i += k;
-    }
-    return 1;
-}
 
 static void step(const tok_dec_step *st, const strlist *in, strlist *out) {
     sl_reset(out);
@@ -112,7 +104,7 @@ static void step(const tok_dec_step *st, const strlist *in, strlist *out) {
                 continue;
             }
             if (bytes.len) {
-                if (utf8_all_valid(bytes.data, bytes.len))
+                if (hb_utf8_valid(bytes.data, bytes.len))
                     sl_add(out, bytes.data, bytes.len);
                 else
                     for (size_t k = 0; k < bytes.len; k++) sl_add(out, REPL, 3);
@@ -135,14 +127,14 @@ static void step(const tok_dec_step *st, const strlist *in, strlist *out) {
             const uint8_t *p = (const uint8_t *)sl_get(in, i, &n);
             size_t a = 0, z = n;
             for (int k = 0; k < st->start && a < z; k++) {
-                size_t l = tok_utf8_len(p + a, z - a);
-                if (!l || tok_utf8_cp(p + a, l) != st->strip_char) break;
+                size_t l = hb_utf8_len(p + a, z - a);
+                if (!l || hb_utf8_cp(p + a, l) != st->strip_char) break;
                 a += l;
             }
             for (int k = 0; k < st->stop && z > a; k++) {
                 size_t l = 1;
                 while (l < 4 && z - l > a && (p[z - l] & 0xC0) == 0x80) l++;
-                if (tok_utf8_len(p + z - l, l) != l || tok_utf8_cp(p + z - l, l) != st->strip_char) break;
+                if (hb_utf8_len(p + z - l, l) != l || hb_utf8_cp(p + z - l, l) != st->strip_char) break;
                 z -= l;
             }
             sl_add(out, p + a, z - a);
@@ -192,7 +184,7 @@ static void decode_hf(const hb_tokenizer *t, const int32_t *ids, size_t n, hb_bu
 
 static void spm_bytes(const uint8_t *b, size_t n, hb_buf *out) {
     for (size_t i = 0; i < n;) {
-        size_t k = tok_utf8_len(b + i, n - i);
+        size_t k = hb_utf8_len(b + i, n - i);
         if (k) {
             hb_buf_append(out, b + i, k);
             i += k;

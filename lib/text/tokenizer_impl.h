@@ -141,12 +141,6 @@ static inline const char *tok_piece(const hb_tokenizer *t, int32_t id, uint32_t 
     return (const char *)t->blob + t->off[id];
 }
 
-/* Length of the valid UTF-8 sequence at s (strict: no overlongs, surrogates, > U+10FFFF), 0 when invalid. */
-size_t tok_utf8_len(const uint8_t *s, size_t n);
-/* 1 when all of s is valid UTF-8. */
-int tok_utf8_valid(const uint8_t *s, size_t n);
-/* Code point of the valid sequence at s of length k. */
-uint32_t tok_utf8_cp(const uint8_t *s, size_t k);
 
 /* Loading: hb_tok_load_mem (tokenizer.c) detects the format, then a loader fills pieces, symbols, pairs and options. */
 int tok_load_json(hb_tokenizer *t, const char *data, size_t n, const char *name, hb_err *err);

@@ -25,23 +25,6 @@ static int hex4(const char *s, size_t i, size_t n, uint32_t *v) {
     return 0;
 }
 
-static void put_utf8(hb_buf *b, uint32_t cp) {
-    if (cp < 0x80) {
-        hb_buf_putc(b, (int)cp);
-    } else if (cp < 0x800) {
-        hb_buf_putc(b, (int)(0xC0 | cp >> 6));
-        hb_buf_putc(b, (int)(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        hb_buf_putc(b, (int)(0xE0 | cp >> 12));
-        hb_buf_putc(b, (int)(0x80 | (cp >> 6 & 0x3F)));
-        hb_buf_putc(b, (int)(0x80 | (cp & 0x3F)));
-    } else {
-        hb_buf_putc(b, (int)(0xF0 | cp >> 18));
-        hb_buf_putc(b, (int)(0x80 | (cp >> 12 & 0x3F)));
-        hb_buf_putc(b, (int)(0x80 | (cp >> 6 & 0x3F)));
-        hb_buf_putc(b, (int)(0x80 | (cp & 0x3F)));
-    }
-}
 
 static int bad(hb_err *err, size_t at, const char *what) {
     return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, (long long)at, "%s", what);
@@ -87,7 +70,7 @@ int hb_tok_parse_json_string(const char *s, size_t n, hb_buf *out, hb_err *err) 
                 v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00);
                 i += 6;
             }
-            put_utf8(out, v);
+            hb_buf_put_utf8(out, v);
             break;
         }
         default: return bad(err, i - 2, "unknown escape in a JSON string");

@@ -147,11 +147,11 @@ static int load_decoder(hb_tokenizer *t, const cJSON *d, const char *name, hb_er
         const char *c = str_field(d, "content");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "start"), *b = cJSON_GetObjectItemCaseSensitive(d, "stop");
         size_t cl = c ? strlen(c) : 0;
-        if (!c || !cl || tok_utf8_len((const uint8_t *)c, cl) != cl || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) ||
+        if (!c || !cl || hb_utf8_len((const uint8_t *)c, cl) != cl || !cJSON_IsNumber(a) || !cJSON_IsNumber(b) ||
             a->valuedouble < 0 || b->valuedouble < 0)
             return unsupported(err, name, "decoder Strip", "needs one character and non-negative start/stop");
         s.kind = TOK_DEC_STRIP;
-        s.strip_char = tok_utf8_cp((const uint8_t *)c, cl);
+        s.strip_char = hb_utf8_cp((const uint8_t *)c, cl);
         s.start = a->valuedouble > 1e6 ? 1000000 : (int)a->valuedouble;
         s.stop = b->valuedouble > 1e6 ? 1000000 : (int)b->valuedouble;
         return add_dec(t, s);
@@ -159,7 +159,7 @@ static int load_decoder(hb_tokenizer *t, const cJSON *d, const char *name, hb_er
     if (!strcmp(ty, "Metaspace")) {
         const char *r = str_field(d, "replacement");
         size_t rl = r ? strlen(r) : 0;
-        if (!r || !rl || tok_utf8_len((const uint8_t *)r, rl) != rl)
+        if (!r || !rl || hb_utf8_len((const uint8_t *)r, rl) != rl)
             return unsupported(err, name, "decoder Metaspace", "replacement must be one character");
         const char *scheme = str_field(d, "prepend_scheme");
         s.kind = TOK_DEC_METASPACE;
@@ -272,7 +272,7 @@ int tok_load_json(hb_tokenizer *t, const char *data, size_t n, const char *name,
         if (bool_field(c, "special", 0)) tok_strmap_put(&special_set, piece[id], strlen(piece[id]), id);
     }
     for (int32_t i = 0; i < nv; i++)
-        if (piece[i] && !tok_utf8_valid((const uint8_t *)piece[i], strlen(piece[i]))) {
+        if (piece[i] && !hb_utf8_valid((const uint8_t *)piece[i], strlen(piece[i]))) {
             tok_strmap_free(&special_set);
             rc = hb_err_set(err, HB_EFORMAT, name, HB_NOPOS, HB_NOPOS, "the token with id %d is not valid UTF-8", i);
             goto done;
@@ -296,8 +296,8 @@ int tok_load_json(hb_tokenizer *t, const char *data, size_t n, const char *name,
         t->special[i] = (uint8_t)sp;
         /* single characters of the model vocabulary are the initial symbols */
         if (tok_strmap_get(&vocab, piece[i], l) == i) {
-            size_t k = l ? tok_utf8_len((const uint8_t *)piece[i], l) : 0;
-            if (k == l && k) tok_add_char_symbol(t, tok_utf8_cp((const uint8_t *)piece[i], k), i);
+            size_t k = l ? hb_utf8_len((const uint8_t *)piece[i], l) : 0;
+            if (k == l && k) tok_add_char_symbol(t, hb_utf8_cp((const uint8_t *)piece[i], k), i);
             inner_ws |= tok_piece_has_inner_ws(piece[i], l);
         }
     }

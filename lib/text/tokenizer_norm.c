@@ -76,7 +76,7 @@ static size_t norm_prefix(const hb_tokenizer *t, const uint8_t *s, size_t n, con
         return k;
     }
     if (t->trie && (k = charsmap_match(t, s, n, out, out_len))) return k;
-    k = tok_utf8_len(s, n);
+    k = hb_utf8_len(s, n);
     if (!k) {
         *out = REPL, *out_len = 3;
         return 1;
@@ -155,7 +155,7 @@ void tok_normalize(const hb_tokenizer *t, const char *text, size_t len, hb_buf *
             i++;
             continue;
         }
-        size_t k = tok_utf8_len(s + i, len - i);
+        size_t k = hb_utf8_len(s + i, len - i);
         if (k) {
             memcpy(o + j, s + i, k);
             j += k;

@@ -235,3 +235,30 @@ Test(core, path_normalize_and_resolve) {
     cr_assert_str_eq(p, "/abs/x");
     free(p);
 }
+
+Test(core, utf8_strict_decoding_and_encoding) {
+    struct {
+        const char *s;
+        size_t len;
+    } ok[] = {{"a", 1}, {"\xc3\xa9", 2}, {"\xe2\x82\xac", 3}, {"\xf0\x9f\x90\x9d", 4}, {"\xf4\x8f\xbf\xbf", 4}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        cr_assert_eq(hb_utf8_len((const uint8_t *)ok[i].s, strlen(ok[i].s)), ok[i].len, "case %zu", i);
+    const char *bad[] = {"\x80", "\xc0\xaf", "\xc3", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+                         "\xe2\x82"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(hb_utf8_len((const uint8_t *)bad[i], strlen(bad[i])), 0, "invalid case %zu accepted", i);
+    cr_assert(hb_utf8_valid((const uint8_t *)"h\xc3\xa9llo \xf0\x9f\x90\x9d", 11));
+    cr_assert(!hb_utf8_valid((const uint8_t *)"ok\xff", 3));
+    hb_buf b = {0};
+    const uint32_t cps[] = {0x41, 0xE9, 0x20AC, 0x1F41D, 0x10FFFF};
+    for (size_t i = 0; i < 5; i++) hb_buf_put_utf8(&b, cps[i]);
+    size_t at = 0;
+    for (size_t i = 0; i < 5; i++) {
+        size_t k = hb_utf8_len(b.data + at, b.len - at);
+        cr_assert_neq(k, 0);
+        cr_assert_eq(hb_utf8_cp(b.data + at, k), cps[i]);
+        at += k;
+    }
+    cr_assert_eq(at, b.len);
+    hb_buf_free(&b);
+}
