@@ -6,6 +6,11 @@
 set -u
 cd "$(dirname "$0")/../.."
 export HB_ROOT=$PWD HB_BIN=${HB_BIN:-$PWD/bin} HB_SHARED=${HB_SHARED:-$(cd .. && pwd)/shared} HB_PROGRESS=0
+# OpenMP threads sleep instead of spinning while they wait, for hb and PyTorch alike: on a shared machine a spinning
+# thread on a busy core slows a 2-thread run several-fold and makes figures noise. Export OMP_WAIT_POLICY=active
+# to measure a dedicated machine's best case.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+echo "make bench: OMP_WAIT_POLICY=$OMP_WAIT_POLICY, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p tests/bench/out
 status=0
 for s in tests/bench/bench_*.sh; do
