@@ -198,7 +198,8 @@ Test(shard, malformed_sample_json_is_rejected) {
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[-2],\"loss_mask\":[0]}",
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"turns\":[{\"role\":\"bot\",\"text\":\"x\"}]}",
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1],\"loss_mask\":[2]}",
-                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1.5],\"loss_mask\":[0]}"};
+                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1.5],\"loss_mask\":[0]}",
+                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\"} trailing"};
     hb_arena a;
     hb_arena_init(&a, 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -223,6 +224,36 @@ Test(shard, truncated_or_garbled_sample_records_are_rejected) {
     hb_buf_put_u8(&enc, 0);
     cr_assert_neq(hb_sample_decode(enc.data, enc.len, &out, &a, NULL), 0, "trailing byte accepted");
     hb_buf_free(&enc);
+    hb_arena_free(&a);
+}
+
+/* Found by fuzzing (fuzz_sample): a NUL inside id/source/source_file silently cut the string (the re-encoded record
+ * differed), and choices that are not a JSON object made hb-inspect dump print a line that is not JSON. */
+Test(shard, sample_strings_with_nul_or_bad_choices_are_rejected) {
+    hb_arena a;
+    hb_arena_init(&a, 0);
+    int32_t toks[2] = {1, 2};
+    uint8_t mask[2] = {0, 1};
+    hb_sample s = {.id = "src/abc", .source = "src", .source_file = "f.json", .choices = "{\"template\":1}",
+                   .n_tokens = 2, .tokens = toks, .loss_mask = mask};
+    hb_buf b = {0};
+    hb_sample out;
+    hb_err e;
+    hb_sample_encode(&s, &b);
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), 0, "%s", e.reason);
+    uint8_t *p = memmem(b.data, b.len, "abc", 3);
+    p[1] = 0; /* "src/a\0c" */
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "id contains a NUL"), "%s", e.reason);
+    const char *bad_choices[] = {"{", "[1]", "", "not json", "{\"a\":1} x"};
+    for (size_t i = 0; i < sizeof bad_choices / sizeof *bad_choices; i++) {
+        hb_buf_clear(&b);
+        s.choices = bad_choices[i];
+        hb_sample_encode(&s, &b);
+        cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT, "choices '%s' accepted", bad_choices[i]);
+        cr_assert(strstr(e.reason, "choices"), "%s", e.reason);
+    }
+    hb_buf_free(&b);
     hb_arena_free(&a);
 }
 
