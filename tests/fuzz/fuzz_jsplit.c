@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!rec.data) break;
             FZ_ASSERT(rec.offset >= 0 && (uint64_t)rec.offset + rec.len <= n, "record [%lld, +%zu) outside the file",
                       (long long)rec.offset, rec.len);
-            FZ_ASSERT(!memcmp(rec.data, nl + 1 + rec.offset, rec.len), "record bytes differ from the file's");
+            FZ_ASSERT(fz_memeq(rec.data, nl + 1 + rec.offset, rec.len), "record bytes differ from the file's");
             FZ_ASSERT(rec.index > last, "record index did not increase");
             last = rec.index;
             FZ_ASSERT(hb_jsplit_tell(s) <= hb_jsplit_size(s), "tell past the size");

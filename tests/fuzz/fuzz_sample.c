@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     hb_buf b = {0};
     hb_sample_encode(&s, &b);
-    FZ_ASSERT(b.len == size && !memcmp(b.data, data, size), "re-encoding gives %zu bytes, not the %zu decoded", b.len,
+    FZ_ASSERT(b.len == size && fz_memeq(b.data, data, size), "re-encoding gives %zu bytes, not the %zu decoded", b.len,
               size);
     hb_buf_clear(&b);
     hb_sample_to_json(&s, &b);
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_ASSERT(t.n_tokens == s.n_tokens && t.n_turns == s.n_turns && t.n_images == s.n_images &&
                   t.n_records == s.n_records,
               "dump round trip changed the counts");
-    FZ_ASSERT(!memcmp(t.tokens, s.tokens, 4ull * s.n_tokens) && !memcmp(t.loss_mask, s.loss_mask, s.n_tokens),
+    FZ_ASSERT(fz_memeq(t.tokens, s.tokens, 4ull * s.n_tokens) && fz_memeq(t.loss_mask, s.loss_mask, s.n_tokens),
               "dump round trip changed the tokens");
     hb_buf_free(&b);
     hb_arena_free(&a);

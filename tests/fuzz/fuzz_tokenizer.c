@@ -35,29 +35,6 @@ static void load_all(void) {
     scratch[1] = hb_tok_scratch_new();
 }
 
-static int valid_utf8(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) { i++; continue; }
-        else if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-        else return 0;
-        if (i + k >= n) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     load_all();
     if (size < 1) return 0;
@@ -77,14 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = hb_tok_decode(t, ids.ids, ids.n, &b, &e);
         FZ_ASSERT(rc == 0, "decode of encode failed: %s", e.reason);
         /* U+2581 in the text decodes as a space in both references */
-        if (valid_utf8((const uint8_t *)text, n) && !memmem(text, n, "\xe2\x96\x81", 3) &&
+        if (fz_valid_utf8((const uint8_t *)text, n) && !memmem(text, n, "\xe2\x96\x81", 3) &&
             (which == 0 || !memchr(text, 0, n)))
-            FZ_ASSERT(b.len == n && !memcmp(b.data, text, n), "decode(encode(x)) != x (%s): %zu bytes -> %zu",
+            FZ_ASSERT(b.len == n && fz_memeq(b.data, text, n), "decode(encode(x)) != x (%s): %zu bytes -> %zu",
                       which ? "spm" : "hf", n, b.len);
         /* the scratch-less path gives the same ids */
         hb_tok_ids again = {0};
         hb_tok_encode(t, NULL, text, n, &again);
-        FZ_ASSERT(again.n == ids.n && !memcmp(again.ids, ids.ids, 4 * ids.n), "encode differs without the cache");
+        FZ_ASSERT(again.n == ids.n && fz_memeq(again.ids, ids.ids, 4 * ids.n), "encode differs without the cache");
         hb_tok_ids_free(&again);
     } else if (mode == 1) {
         size_t k = n / 4;

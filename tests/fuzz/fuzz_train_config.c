@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         hb_buf_clear(&a), hb_buf_clear(&b);
         hb_trainer_cfg_get(&c, f[i].name, &a);
         hb_trainer_cfg_get(&d, f[i].name, &b);
-        FZ_ASSERT(a.len == b.len && !memcmp(a.data, b.data, a.len), "%s: '%s' written, '%s' read back", f[i].name,
+        FZ_ASSERT(a.len == b.len && fz_memeq(a.data, b.data, a.len), "%s: '%s' written, '%s' read back", f[i].name,
                   hb_buf_cstr(&a), hb_buf_cstr(&b));
     }
     hb_buf_free(&a), hb_buf_free(&b), hb_buf_free(&y);
