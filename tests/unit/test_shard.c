@@ -439,10 +439,22 @@ Test(shard, manifest_round_trip_and_directory_verify) {
     cr_assert(strstr(e.file, "part-1.hbs"), "%s", e.file);
     hb_manifest_free(&back);
     hb_manifest_free(&m);
-    /* malformed manifests */
-    const char *bad[] = {"", "{}", "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"../x\"}]}", "[1,2]"};
+    /* malformed manifests; found by fuzzing (fuzz_manifest): counts beyond 2^53 were converted unchecked (undefined
+     * behaviour for 1e300), fractions truncated, and a 16-character xxh3 that is not hex read as 0 */
+#define ENTRY(samples, xxh3)                                                                                          \
+    "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"a.hbs\",\"source\":\"s\",\"samples\":" samples               \
+    ",\"tokens\":1,\"supervised_tokens\":1,\"image_tokens\":0,\"bytes\":9,\"xxh3\":\"" xxh3 "\"}]}"
+    const char *bad[] = {"", "{}", "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"../x\"}]}", "[1,2]",
+                         ENTRY("1e300", "0123456789abcdef"), ENTRY("2.5", "0123456789abcdef"),
+                         ENTRY("-1", "0123456789abcdef"), ENTRY("2", "0123456789abcdeg"), ENTRY("2", "zzzzzzzzzzzzzzzz")};
     char *mp = hb_path_join(dir, "manifest.json");
-    for (size_t i = 0; i < 4; i++) {
+    const char *good = ENTRY("2", "0123456789ABCDEF");
+#undef ENTRY
+    tu_write(mp, good, strlen(good));
+    cr_assert_eq(hb_manifest_load(&back, dir, &e), 0, "%s", e.reason);
+    cr_assert(back.shards[0].samples == 2 && back.shards[0].xxh3 == 0x0123456789abcdefull);
+    hb_manifest_free(&back);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tu_write(mp, bad[i], strlen(bad[i]));
         cr_assert_eq(hb_manifest_load(&back, dir, &e), HB_EFORMAT, "case %zu", i);
         cr_assert_str_eq(e.file, mp);
