@@ -144,7 +144,11 @@ static int get_token_id(const cJSON *o, const char *key, const char *file, const
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v && cJSON_IsArray(v)) {
         const cJSON *f = cJSON_GetArrayItem(v, 0);
-        if (f && cJSON_IsNumber(f)) *out = (int)f->valuedouble;
+        if (!f) return 0; /* [] keeps the default */
+        if (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) || fabs(f->valuedouble) > 2147483647.0)
+            return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s%s%s[0]: expected an integer token id", path,
+                              *path ? "." : "", key);
+        *out = (int)f->valuedouble;
         return 0;
     }
     return get_int(o, key, 0, file, path, out, err);

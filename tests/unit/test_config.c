@@ -121,6 +121,20 @@ Test(config, llama_configs_of_both_transformers_generations) {
     cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), 0, "%s", e.reason);
     cr_assert(t.eos_token_id == 2 && t.pad_token_id == -1);
     cJSON_Delete(j);
+    /* found by fuzzing (fuzz_config): the first entry of a list-valued id was converted to int unchecked (undefined
+     * for 4444444444444); it must be an integer token id */
+    const char *bad_ids[] = {"{\"eos_token_id\": [4444444444444]}", "{\"bos_token_id\": [1.5]}", "{\"pad_token_id\": [\"0\"]}",
+                             "{\"eos_token_id\": [-1e300]}"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+        j = cJSON_Parse(bad_ids[i]);
+        cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), HB_EFORMAT, "%s accepted", bad_ids[i]);
+        cr_assert(strstr(e.reason, "[0]: expected an integer token id"), "%s", e.reason);
+        cJSON_Delete(j);
+    }
+    j = cJSON_Parse("{\"eos_token_id\": []}");
+    cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), 0, "%s", e.reason);
+    cr_assert_eq(t.eos_token_id, 2, "an empty list keeps the default");
+    cJSON_Delete(j);
 }
 
 Test(config, write_read_round_trip) {
