@@ -130,7 +130,12 @@ int hb_sample_decode(const uint8_t *rec, size_t len, hb_sample *s, hb_arena *a, 
     c.p += 4;
     TAKE(&c, 8ull * s->n_records, "records");
     int64_t *recs = hb_arena_alloc(a, 8ull * s->n_records + 8);
-    for (uint32_t i = 0; i < s->n_records; i++, c.p += 8) recs[i] = (int64_t)hb_le64(c.p);
+    for (uint32_t i = 0; i < s->n_records; i++, c.p += 8) {
+        recs[i] = (int64_t)hb_le64(c.p);
+        if (recs[i] < -(1ll << 53) || recs[i] > (1ll << 53)) /* what the JSON form (doubles) holds exactly */
+            return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, c.p - rec, "sample: record position %lld out of range",
+                              (long long)recs[i]);
+    }
     s->records = recs;
     TAKE(&c, 4, "choices");
     n = hb_le32(c.p);

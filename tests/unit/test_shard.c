@@ -228,7 +228,8 @@ Test(shard, truncated_or_garbled_sample_records_are_rejected) {
 }
 
 /* Found by fuzzing (fuzz_sample): a NUL inside id/source/source_file silently cut the string (the re-encoded record
- * differed), and choices that are not a JSON object made hb-inspect dump print a line that is not JSON. */
+ * differed), choices that are not a JSON object made hb-inspect dump print a line that is not JSON, and record
+ * positions beyond 2^53 were dumped as numbers hb-inspect pack refuses. */
 Test(shard, sample_strings_with_nul_or_bad_choices_are_rejected) {
     hb_arena a;
     hb_arena_init(&a, 0);
@@ -245,6 +246,20 @@ Test(shard, sample_strings_with_nul_or_bad_choices_are_rejected) {
     p[1] = 0; /* "src/a\0c" */
     cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT);
     cr_assert(strstr(e.reason, "id contains a NUL"), "%s", e.reason);
+    /* a record position the JSON form cannot hold (doubles: +-2^53) */
+    int64_t far[1] = {-8286060364408291327ll};
+    hb_sample fs = s;
+    fs.n_records = 1, fs.records = far;
+    far[0] = 1ll << 53;
+    hb_buf ok = {0};
+    hb_sample_encode(&fs, &ok);
+    cr_assert_eq(hb_sample_decode(ok.data, ok.len, &out, &a, &e), 0, "%s", e.reason);
+    hb_buf_free(&ok);
+    hb_buf_clear(&b);
+    far[0] = -8286060364408291327ll;
+    hb_sample_encode(&fs, &b);
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "record position"), "%s", e.reason);
     const char *bad_choices[] = {"{", "[1]", "", "not json", "{\"a\":1} x"};
     for (size_t i = 0; i < sizeof bad_choices / sizeof *bad_choices; i++) {
         hb_buf_clear(&b);
