@@ -159,14 +159,18 @@ int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t
         origin[c] = 0;
         r->origin = origin;
     }
+    /* The payload must be able to hold S*S*3 bytes before anyone allocates that much for it: a raw payload has that
+     * size, a zstd frame says so in its header, and no zstd frame expands more than 32768-fold (a block yields at
+     * most 128 KiB and costs at least 4 bytes). */
     size_t n = (size_t)r->size * r->size * 3;
+    if (v.enc == HB_IMGENC_RAW && v.plen != n) return rec_err(err, "raw payload of the wrong size");
+    if (v.enc != HB_IMGENC_RAW &&
+        (ZSTD_getFrameContentSize(v.payload, v.plen) != n || (uint64_t)v.plen * 32768 < n))
+        return rec_err(err, "compressed payload does not hold S*S*3 bytes");
     if (!out_pixels) return 0;
     if (v.enc == HB_IMGENC_RAW) {
-        if (v.plen != n) return rec_err(err, "raw payload of the wrong size");
         memcpy(out_pixels, v.payload, n);
     } else {
-        unsigned long long fs = ZSTD_getFrameContentSize(v.payload, v.plen);
-        if (fs != n) return rec_err(err, "compressed payload does not hold S*S*3 bytes");
         size_t got = ZSTD_decompress(out_pixels, n, v.payload, v.plen);
         if (ZSTD_isError(got) || got != n) return rec_err(err, "cannot decompress the pixels");
         size_t row = (size_t)r->size * 3;

@@ -291,6 +291,18 @@ Test(imgstore, malformed_records_are_rejected) {
     /* trailing bytes */
     hb_buf_put_u8(&b, 0);
     cr_assert_neq(hb_image_rec_decode(b.data, b.len, &d, out, origin, sizeof origin, NULL), 0);
+    b.len--;
+    /* Found by fuzzing (fuzz_shard): a record claiming S = 16384 over a tiny payload passed the decode without pixels,
+     * and hb-inspect verify then allocated 805 MB (1 GiB) for it. The payload must be able to hold S*S*3 bytes. */
+    uint32_t big = 16384;
+    memcpy(b.data + 32, &big, 4); /* size */
+    cr_assert_eq(hb_image_rec_decode(b.data, b.len, &d, NULL, origin, sizeof origin, &e), HB_EFORMAT, "size claim accepted");
+    cr_assert(strstr(e.reason, "S*S*3"), "%s", e.reason);
+    uint32_t s = S;
+    memcpy(b.data + 32, &s, 4);
+    b.data[30] = HB_IMGENC_RAW; /* a raw payload of the compressed size */
+    cr_assert_eq(hb_image_rec_decode(b.data, b.len, &d, NULL, origin, sizeof origin, &e), HB_EFORMAT, "raw size accepted");
+    cr_assert(strstr(e.reason, "raw payload of the wrong size"), "%s", e.reason);
     hb_buf_free(&b);
 }
 
