@@ -12,7 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hb_tokenizer *t = NULL;
     int rc = hb_tok_load_mem(data, size, "fuzz-tokenizer", &t, &e);
     if (rc) {
-        fz_check_err(rc, &e);
+        /* a tokenizer.model whose own self-test samples fail: HB_EINTERNAL, as sentencepiece's InternalError (the
+         * file or hb is wrong; test_tokenizer_spm.c checks this on purpose) */
+        if (!(rc == HB_EINTERNAL && strstr(e.reason, "self-test sample"))) fz_check_err(rc, &e);
         FZ_ASSERT(t == NULL, "tokenizer returned with an error");
         return 0;
     }
