@@ -16,7 +16,8 @@ ifeq ($(SAN),1)
   LDSAN  := -fsanitize=address,undefined
 else ifeq ($(SAN),fuzz)
   BUILD  := build-fuzz
-  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+            -DHB_JSPLIT_CHUNK=7
   LDSAN  := -fsanitize=address,undefined
 else
   BUILD  := build

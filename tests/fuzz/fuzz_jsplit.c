@@ -1,7 +1,8 @@
 /* Fuzz the streaming JSON splitter (lib/json/jsplit.c) on arbitrary file bytes: the first line of the input is the
  * selector ("" = top level, "questions", "a.b"; a first line of "-" reads the rest as JSON Lines), the rest is the
- * file. Every record is parsed with hb_jrec_parse; hb_json_member is tried with the selector too. The splitter's
- * buffers are 1 MiB chunks: inputs are small, so this covers the logic, not the chunk boundaries (test_json does).
+ * file. Every record is parsed with hb_jrec_parse; hb_json_member is tried with the selector too. The fuzz build
+ * compiles the splitter with 7-byte read chunks instead of 1 MiB (-DHB_JSPLIT_CHUNK=7), so small inputs cross a
+ * chunk boundary everywhere (in strings, escapes, keys, numbers, between records).
  * Seeds: tests/fuzz/corpus/jsplit (the example raw files with their selectors). */
 #include "fuzz.h"
 #include "json/json.h"
