@@ -3,6 +3,7 @@
 #   make test       build and run the unit + integration tests        (SAN=1: ASan+UBSan build)
 #   make demo       run the main job on the bundled example
 #   make bench      side-by-side benchmarks against the reference tools (needs the PyPI references)
+#   make fuzz       libFuzzer harnesses tests/fuzz/fuzz_*.c built with clang into build-fuzz/fuzz/ (tests/fuzz/run.sh)
 #   HB_CUDA=0/1     force the CUDA objects off/on (default: on when nvcc is found)
 
 CC      ?= gcc
@@ -13,6 +14,11 @@ ifeq ($(SAN),1)
   BUILD  := build-san
   OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDSAN  := -fsanitize=address,undefined
+else ifeq ($(SAN),fuzz)
+  BUILD  := build-fuzz
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+            -DHB_JSPLIT_CHUNK=7
+  LDSAN  := -fsanitize=address,undefined
 else
   BUILD  := build
   OPT    := -O2 -g
@@ -22,12 +28,18 @@ BIN     := bin
 ifeq ($(SAN),1)
   BIN   := build-san/bin
 endif
+ifeq ($(SAN),fuzz)
+  BIN   := build-fuzz/bin
+endif
 
 PKGS    := libarchive libcjson libzstd libxxhash libpcre2-8 yaml-0.1 openblas libturbojpeg libjpeg libpng zlib
 CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -fopenmp -I. -Ilib -MMD -MP \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/stb
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 LDFLAGS += -fopenmp $(LDSAN)
+ifeq ($(SAN),fuzz)
+  CFLAGS += -Wno-unknown-warning-option -Wno-unknown-pragmas -Wno-pass-failed
+endif
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/*/*/*.c model/*.c kernels/*.c kernels/cpu/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -37,6 +49,8 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 TEST_HOBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
 
 ifeq ($(HB_CUDA),1)
   CU_SRC  := $(sort $(wildcard kernels/cuda/*.cu))
@@ -56,7 +70,7 @@ else
   say = @printf '  %-5s %s\n' $(1) $(2)
 endif
 
-.PHONY: all deps test demo bench clean
+.PHONY: all deps test demo bench fuzz clean
 .SECONDARY:
 all: deps $(CMDS)
 
@@ -98,7 +112,19 @@ demo: deps $(CMDS)
 bench: deps $(CMDS)
 	@tests/bench/run.sh
 
-clean:
-	rm -rf build build-san bin
+# Harnesses link libFuzzer's main; the library objects carry its coverage instrumentation (SAN=fuzz, clang).
+fuzz:
+	@$(MAKE) --no-print-directory SAN=fuzz CC=clang HB_CUDA=0 fuzzers
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/cmd/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TEST_HOBJ:.o=.d)
+fuzzers: $(FUZZERS)
+
+build-fuzz/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libhb.a
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $< $(BUILD)/libhb.a $(LDLIBS) -o $@
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/cmd/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TEST_HOBJ:.o=.d) \
+         $(FUZZ_SRC:%.c=$(BUILD)/%.d)

@@ -8,6 +8,7 @@
  */
 #include "model/config.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +145,11 @@ static int get_token_id(const cJSON *o, const char *key, const char *file, const
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (v && cJSON_IsArray(v)) {
         const cJSON *f = cJSON_GetArrayItem(v, 0);
-        if (f && cJSON_IsNumber(f)) *out = (int)f->valuedouble;
+        if (!f) return 0; /* [] keeps the default */
+        if (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) || fabs(f->valuedouble) > 2147483647.0)
+            return hb_err_set(err, HB_EFORMAT, file, HB_NOPOS, HB_NOPOS, "%s%s%s[0]: expected an integer token id", path,
+                              *path ? "." : "", key);
+        *out = (int)f->valuedouble;
         return 0;
     }
     return get_int(o, key, 0, file, path, out, err);
@@ -196,7 +201,7 @@ static int parse_llama_obj(const cJSON *o, const char *file, const char *path, h
     }
     int hd = 0;
     if ((rc = get_int(o, "head_dim", 0, file, path, &hd, err))) return rc;
-    if (hd && hd * c->num_attention_heads != c->hidden_size)
+    if (hd && (long long)hd * c->num_attention_heads != c->hidden_size)
         return unsupported(file, path, "head_dim", "head_dim must equal hidden_size / num_attention_heads", err);
     return 0;
 }
@@ -289,8 +294,8 @@ int hb_config_parse(const cJSON *root, const char *file, hb_model_cfg *out, hb_e
 
 /* ---- checks ---- */
 int hb_config_vit_layers(const hb_model_cfg *c) {
-    int L = c->vision.num_hidden_layers, f = c->proj.feature_layer_index;
-    return f < 0 ? L + 1 + f : f;
+    long long L = c->vision.num_hidden_layers, f = c->proj.feature_layer_index; /* L + 1 may not fit an int */
+    return (int)(f < 0 ? L + 1 + f : f);
 }
 
 int hb_config_check(const hb_model_cfg *c, const char *file, hb_err *err) {
@@ -304,11 +309,13 @@ int hb_config_check(const hb_model_cfg *c, const char *file, hb_err *err) {
     if (v->image_size % v->patch_size)
         BAD("vision_config.image_size %d is not a multiple of patch_size %d", v->image_size, v->patch_size);
     int n = hb_config_grid(v), m = (int)lround(sqrt((double)p->num_query_tokens));
-    if (m * m != p->num_query_tokens) BAD("projector num_query_tokens %d is not a perfect square", p->num_query_tokens);
+    if ((long long)m * m != p->num_query_tokens) BAD("projector num_query_tokens %d is not a perfect square", p->num_query_tokens);
     if (m > n) BAD("projector num_query_tokens %d (%dx%d) exceeds the %dx%d patch grid", p->num_query_tokens, m, m, n, n);
-    int f = p->feature_layer_index, L = v->num_hidden_layers;
+    long long f = p->feature_layer_index, L = v->num_hidden_layers;
     if (f > L || f < -(L + 1))
-        BAD("projector feature_layer_index %d is outside CLIP's %d hidden states", f, L + 1);
+        BAD("projector feature_layer_index %lld is outside CLIP's %lld hidden states", f, L + 1);
+    if (p->num_eos_tokens > INT_MAX - p->num_query_tokens) /* hb_config_visual_tokens must fit an int */
+        BAD("projector num_eos_tokens %d is out of range", p->num_eos_tokens);
     if (p->encoder_hidden_size != v->hidden_size)
         BAD("projector encoder_hidden_size %d differs from vision_config.hidden_size %d", p->encoder_hidden_size,
             v->hidden_size);

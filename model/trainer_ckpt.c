@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,6 +220,15 @@ static int num(const cJSON *j, const char *k, double *out) {
     return 0;
 }
 
+/* A count: an integral number in [0, 2^53] (every count hb writes; converting anything else to an integer type
+ * would be undefined). */
+static int count(const cJSON *j, const char *k, int64_t *out) {
+    double d;
+    if (num(j, k, &d) || !(d >= 0 && d <= 9007199254740992.0) || d != floor(d)) return 1;
+    *out = (int64_t)d;
+    return 0;
+}
+
 int hb_ckpt_read_state(const char *dir, hb_run_state *st, cJSON **config, hb_err *err) {
     memset(st, 0, sizeof *st);
     if (config) *config = NULL;
@@ -229,25 +239,20 @@ int hb_ckpt_read_state(const char *dir, hb_run_state *st, cJSON **config, hb_err
         free(path);
         return rc;
     }
-    double step = 0, at = 0, sk = 0, gb = 0, tok = 0, sup = 0, el = 0, loss = 0;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format"), *cur = cJSON_GetObjectItemCaseSensitive(j, "cursor");
     const cJSON *ph = cJSON_GetObjectItemCaseSensitive(j, "plan_hash"), *sg = cJSON_GetObjectItemCaseSensitive(j, "stage");
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "hb-train-state") || num(j, "step", &step) ||
-        num(j, "adam_step", &at) || num(j, "skipped", &sk) || num(j, "global_batch", &gb) || !cJSON_IsString(cur) ||
-        !cJSON_IsString(ph) || !cJSON_IsString(sg) || !cJSON_IsObject(files) || step < 0 || at < 0 || gb < 1 ||
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "hb-train-state") || count(j, "step", &st->step) ||
+        count(j, "adam_step", &st->adam_t) || count(j, "skipped", &st->skipped) ||
+        count(j, "global_batch", &st->global_batch) || !cJSON_IsString(cur) || !cJSON_IsString(ph) ||
+        !cJSON_IsString(sg) || !cJSON_IsObject(files) || st->global_batch < 1 ||
         strlen(cur->valuestring) >= sizeof st->cursor || strlen(ph->valuestring) >= sizeof st->plan_hash)
         rc = hb_err_set(err, HB_EFORMAT, path, HB_NOPOS, HB_NOPOS, "not a valid hb-train state file");
     if (!rc) {
-        num(j, "tokens", &tok), num(j, "supervised_tokens", &sup), num(j, "elapsed_s", &el), num(j, "loss", &loss);
-        st->step = (int64_t)step;
-        st->adam_t = (int64_t)at;
-        st->skipped = (int64_t)sk;
-        st->global_batch = (int64_t)gb;
-        st->tokens = (int64_t)tok;
-        st->supervised = (int64_t)sup;
-        st->elapsed = el;
-        st->last_loss = loss;
+        /* optional: counts that are absent or not counts read as 0 */
+        if (count(j, "tokens", &st->tokens)) st->tokens = 0;
+        if (count(j, "supervised_tokens", &st->supervised)) st->supervised = 0;
+        num(j, "elapsed_s", &st->elapsed), num(j, "loss", &st->last_loss);
         st->stage = !strcmp(sg->valuestring, "ft");
         snprintf(st->cursor, sizeof st->cursor, "%s", cur->valuestring);
         snprintf(st->plan_hash, sizeof st->plan_hash, "%s", ph->valuestring);
@@ -255,9 +260,9 @@ int hb_ckpt_read_state(const char *dir, hb_run_state *st, cJSON **config, hb_err
     const cJSON *f;
     cJSON_ArrayForEach(f, files) {
         if (rc) break;
-        double bytes;
+        int64_t bytes;
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "xxh3");
-        if (num(f, "bytes", &bytes) || !cJSON_IsString(x) || strchr(f->string, '/')) {
+        if (count(f, "bytes", &bytes) || !cJSON_IsString(x) || strchr(f->string, '/')) {
             rc = hb_err_set(err, HB_EFORMAT, path, HB_NOPOS, HB_NOPOS, "bad entry for file %s", f->string);
             break;
         }
@@ -267,7 +272,7 @@ int hb_ckpt_read_state(const char *dir, hb_run_state *st, cJSON **config, hb_err
         hb_hash64_hex(h, hex);
         if (!rc && (size != (uint64_t)bytes || strcmp(hex, x->valuestring)))
             rc = hb_err_set(err, HB_ECHECKSUM, fp, HB_NOPOS, HB_NOPOS,
-                            "%" PRIu64 " bytes with checksum %s; state.json recorded %.0f bytes with %s: the "
+                            "%" PRIu64 " bytes with checksum %s; state.json recorded %" PRId64 " bytes with %s: the "
                             "checkpoint is damaged (use an older one)",
                             size, hex, bytes, x->valuestring);
         free(fp);

@@ -7,9 +7,14 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Nesting deeper than this is refused (the tree is built, copied and freed recursively; cJSON's own limit). */
+#define MAX_DEPTH 1000
+
 typedef struct {
     char *name;
-    cJSON *node; /* owned copy to duplicate on alias */
+    cJSON *node;     /* owned copy to duplicate on alias */
+    uint64_t nodes;  /* its size in nodes (what an alias to it costs) */
+    int height;      /* its nesting depth (a scalar is 1) */
 } anchor;
 
 typedef struct {
@@ -17,6 +22,7 @@ typedef struct {
     const char *file;
     anchor *anchors;
     size_t n_anchors;
+    uint64_t alias_budget; /* nodes aliases may still copy: 65,536 + 64 per input byte (no "billion laughs") */
     hb_err *err;
 } ctx;
 
@@ -49,16 +55,31 @@ static cJSON *plain_scalar(const char *s, size_t n) {
     return cJSON_CreateString(s);
 }
 
+/* Nodes and nesting depth of a tree (its depth is bounded by MAX_DEPTH, so the recursion is too). */
+static void measure(const cJSON *n, uint64_t *nodes, int *height) {
+    int h = 0;
+    for (const cJSON *ch = n->child; ch; ch = ch->next) {
+        int hc;
+        measure(ch, nodes, &hc);
+        if (hc > h) h = hc;
+    }
+    ++*nodes;
+    *height = h + 1;
+}
+
 static void remember(ctx *c, const yaml_char_t *name, const cJSON *node) {
     if (!name) return;
     c->anchors = hb_xrealloc(c->anchors, (c->n_anchors + 1) * sizeof *c->anchors);
-    c->anchors[c->n_anchors].name = hb_xstrdup((const char *)name);
-    c->anchors[c->n_anchors].node = cJSON_Duplicate(node, 1);
-    c->n_anchors++;
+    anchor *a = &c->anchors[c->n_anchors++];
+    a->name = hb_xstrdup((const char *)name);
+    a->node = cJSON_Duplicate(node, 1);
+    a->nodes = 0;
+    measure(node, &a->nodes, &a->height);
 }
 
-/* Parses one node whose first event is *ev (consumed by the caller's loop). Returns NULL on error. */
-static cJSON *parse_node(ctx *c, yaml_event_t *ev);
+/* Parses one node whose first event is *ev (consumed by the caller's loop) at nesting depth `depth` (the top-level
+ * node is 1). Returns NULL on error. */
+static cJSON *parse_node(ctx *c, yaml_event_t *ev, int depth);
 
 static int next(ctx *c, yaml_event_t *ev) {
     if (!yaml_parser_parse(&c->p, ev)) {
@@ -68,8 +89,12 @@ static int next(ctx *c, yaml_event_t *ev) {
     return 0;
 }
 
-static cJSON *parse_node(ctx *c, yaml_event_t *ev) {
+static cJSON *parse_node(ctx *c, yaml_event_t *ev, int depth) {
     cJSON *node = NULL;
+    if ((ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) && depth > MAX_DEPTH) {
+        parse_error(c, ev, "sequences and mappings nested more than 1000 deep");
+        return NULL;
+    }
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         const char *v = (const char *)ev->data.scalar.value;
@@ -80,8 +105,19 @@ static cJSON *parse_node(ctx *c, yaml_event_t *ev) {
     }
     case YAML_ALIAS_EVENT:
         for (size_t i = c->n_anchors; i-- > 0;)
-            if (!strcmp(c->anchors[i].name, (const char *)ev->data.alias.anchor))
-                return cJSON_Duplicate(c->anchors[i].node, 1);
+            if (!strcmp(c->anchors[i].name, (const char *)ev->data.alias.anchor)) {
+                const anchor *a = &c->anchors[i];
+                if (a->nodes > c->alias_budget) {
+                    parse_error(c, ev, "aliases expand to too many nodes (65,536 + 64 per byte of the file)");
+                    return NULL;
+                }
+                if (depth - 1 + a->height > MAX_DEPTH) {
+                    parse_error(c, ev, "this alias nests the document more than 1000 deep");
+                    return NULL;
+                }
+                c->alias_budget -= a->nodes;
+                return cJSON_Duplicate(a->node, 1);
+            }
         parse_error(c, ev, "unknown alias");
         return NULL;
     case YAML_SEQUENCE_START_EVENT: {
@@ -94,7 +130,7 @@ static cJSON *parse_node(ctx *c, yaml_event_t *ev) {
                 yaml_event_delete(&e);
                 break;
             }
-            cJSON *item = parse_node(c, &e);
+            cJSON *item = parse_node(c, &e, depth + 1);
             yaml_event_delete(&e);
             if (!item) goto fail_seq;
             cJSON_AddItemToArray(node, item);
@@ -137,7 +173,7 @@ static cJSON *parse_node(ctx *c, yaml_event_t *ev) {
                 free(key);
                 goto fail_map;
             }
-            cJSON *val = parse_node(c, &v);
+            cJSON *val = parse_node(c, &v, depth + 1);
             yaml_event_delete(&v);
             if (!val) {
                 free(key);
@@ -161,7 +197,7 @@ static cJSON *parse_node(ctx *c, yaml_event_t *ev) {
 }
 
 int hb_yaml_parse(const char *text, size_t len, const char *name, cJSON **out, hb_err *err) {
-    ctx c = {.file = name, .err = err};
+    ctx c = {.file = name, .err = err, .alias_budget = 65536 + 64ull * len};
     *out = NULL;
     if (!yaml_parser_initialize(&c.p)) return hb_err_set(err, HB_ENOMEM, name, HB_NOPOS, HB_NOPOS, "libyaml init");
     yaml_parser_set_input_string(&c.p, (const unsigned char *)text, len);
@@ -184,7 +220,7 @@ int hb_yaml_parse(const char *text, size_t len, const char *name, cJSON **out, h
                 done = 1;
                 break;
             }
-            root = parse_node(&c, &ev);
+            root = parse_node(&c, &ev, 1);
             if (!root) {
                 code = HB_EFORMAT;
                 done = 1;

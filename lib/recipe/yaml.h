@@ -9,7 +9,9 @@
  * YAML support: block and flow mappings/sequences, all scalar styles, anchors and aliases (copied), comments, the
  * first document of a stream. Plain scalars are typed like YAML 1.2's core schema: null/~/empty -> null,
  * true/false -> bool, integers and floats (including .inf/.nan) -> number, everything else -> string; quoted
- * scalars are always strings. Duplicate keys are an error. */
+ * scalars are always strings. Duplicate keys are an error. Limits: nesting at most 1000 deep, and aliases may copy at
+ * most 65,536 + 64 nodes per byte of the file in all (a few hundred bytes of nested aliases would otherwise expand to
+ * billions of nodes). */
 #ifndef HB_YAML_H
 #define HB_YAML_H
 

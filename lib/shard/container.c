@@ -1,6 +1,6 @@
 /* Shard container v1: writer, random-access reader and verifier. Byte layout: docs/shard-format.md.
  * Dependencies: shard.h, core/core.h (hb_afile, hb_buf, hb_hash64, hb_hasher), <zstd.h> (ZSTD_compress,
- * ZSTD_decompress, ZSTD_getFrameContentSize), <sys/mman.h> (mmap), <fcntl.h>/<unistd.h>. */
+ * ZSTD_decompressStream, ZSTD_getFrameContentSize), <sys/mman.h> (mmap), <fcntl.h>/<unistd.h>. */
 #include "shard.h"
 
 #include <errno.h>
@@ -195,6 +195,7 @@ struct hb_shard {
     uint8_t *raw;
     size_t raw_cap;
     uint8_t *verified; /* per block: checksum already checked */
+    ZSTD_DStream *dctx; /* created on the first block read */
 };
 
 static int fmt_err(hb_err *err, const char *path, long long off, const char *what) {
@@ -299,6 +300,7 @@ void hb_shard_close(hb_shard *s) {
     free(s->blocks);
     free(s->raw);
     free(s->verified);
+    ZSTD_freeDStream(s->dctx);
     free(s);
 }
 
@@ -307,6 +309,45 @@ uint64_t hb_shard_blocks(const hb_shard *s) { return s->n_blocks; }
 const char *hb_shard_schema(const hb_shard *s) { return s->schema; }
 const char *hb_shard_path(const hb_shard *s) { return s->path; }
 uint64_t hb_shard_checksum(const hb_shard *s) { return s->shard_hash; }
+
+/* Decompresses a block's frame into s->raw (be->raw_size bytes); NULL, or why not. The sizes in the index and the
+ * frame header are claims: the buffer grows with what the frame really yields (1 MiB first, then doubling), so a
+ * damaged or crafted entry claiming a 4 GiB block costs no more memory than the data behind it. */
+static const char *inflate_block(hb_shard *s, const block_entry *be, const uint8_t *comp) {
+    unsigned long long fcs = ZSTD_getFrameContentSize(comp, be->comp_size);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR) return "not a zstd frame";
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != be->raw_size) return "size differs from the index";
+    if (!s->dctx) s->dctx = ZSTD_createDStream();
+    ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only);
+    size_t want = (size_t)be->raw_size + 1; /* one spare byte tells a frame that holds more than the index says */
+    if (s->raw_cap < want && s->raw_cap < (1u << 20)) {
+        free(s->raw);
+        s->raw_cap = want < (1u << 20) ? want : (1u << 20);
+        s->raw = hb_xmalloc(s->raw_cap);
+    }
+    ZSTD_inBuffer in = {comp, be->comp_size, 0};
+    ZSTD_outBuffer out = {s->raw, s->raw_cap < want ? s->raw_cap : want, 0};
+    for (;;) {
+        size_t r = ZSTD_decompressStream(s->dctx, &out, &in);
+        if (ZSTD_isError(r)) return ZSTD_getErrorName(r);
+        if (r == 0) break; /* the frame is complete */
+        if (out.pos == out.size) {
+            if (out.size == want) return "size differs from the index";
+            size_t cap = out.size * 2 < want ? out.size * 2 : want;
+            if (cap > s->raw_cap) {
+                s->raw = hb_xrealloc(s->raw, cap);
+                s->raw_cap = cap;
+            }
+            out.dst = s->raw;
+            out.size = cap;
+        } else if (in.pos == in.size) {
+            return "the frame is truncated";
+        }
+    }
+    if (in.pos != in.size) return "bytes after the frame";
+    if (out.pos != be->raw_size) return "size differs from the index";
+    return NULL;
+}
 
 /* Decompresses block b into the cache after checking its hash and its record table. */
 static int load_block(hb_shard *s, uint64_t b, hb_err *err) {
@@ -319,17 +360,11 @@ static int load_block(hb_shard *s, uint64_t b, hb_err *err) {
                               "block %llu: checksum mismatch", (unsigned long long)b);
         s->verified[b] = 1;
     }
-    if (s->raw_cap < be->raw_size) {
-        free(s->raw);
-        s->raw = hb_xmalloc(be->raw_size);
-        s->raw_cap = be->raw_size;
-    }
     s->cached = -1;
-    size_t got = ZSTD_decompress(s->raw, be->raw_size, comp, be->comp_size);
-    if (ZSTD_isError(got) || got != be->raw_size)
-        return hb_err_set(err, HB_EFORMAT, s->path, HB_NOPOS, (long long)be->offset,
-                          "block %llu: cannot decompress (%s)", (unsigned long long)b,
-                          ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size differs from the index");
+    const char *why = inflate_block(s, be, comp);
+    if (why)
+        return hb_err_set(err, HB_EFORMAT, s->path, HB_NOPOS, (long long)be->offset, "block %llu: cannot decompress (%s)",
+                          (unsigned long long)b, why);
     uint32_t n = hb_le32(s->raw);
     if (n != be->n)
         return hb_err_set(err, HB_EFORMAT, s->path, HB_NOPOS, (long long)be->offset,

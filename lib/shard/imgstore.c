@@ -159,14 +159,18 @@ int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t
         origin[c] = 0;
         r->origin = origin;
     }
+    /* The payload must be able to hold S*S*3 bytes before anyone allocates that much for it: a raw payload has that
+     * size, a zstd frame says so in its header, and no zstd frame expands more than 32768-fold (a block yields at
+     * most 128 KiB and costs at least 4 bytes). */
     size_t n = (size_t)r->size * r->size * 3;
+    if (v.enc == HB_IMGENC_RAW && v.plen != n) return rec_err(err, "raw payload of the wrong size");
+    if (v.enc != HB_IMGENC_RAW &&
+        (ZSTD_getFrameContentSize(v.payload, v.plen) != n || (uint64_t)v.plen * 32768 < n))
+        return rec_err(err, "compressed payload does not hold S*S*3 bytes");
     if (!out_pixels) return 0;
     if (v.enc == HB_IMGENC_RAW) {
-        if (v.plen != n) return rec_err(err, "raw payload of the wrong size");
         memcpy(out_pixels, v.payload, n);
     } else {
-        unsigned long long fs = ZSTD_getFrameContentSize(v.payload, v.plen);
-        if (fs != n) return rec_err(err, "compressed payload does not hold S*S*3 bytes");
         size_t got = ZSTD_decompress(out_pixels, n, v.payload, v.plen);
         if (ZSTD_isError(got) || got != n) return rec_err(err, "cannot decompress the pixels");
         size_t row = (size_t)r->size * 3;
@@ -587,6 +591,19 @@ int hb_imgstore_find(const hb_imgstore *s, hb_hash128 hash, uint64_t *k) {
     return HB_ENOTFOUND;
 }
 
+/* hb_image_rec_decode into a buffer of S*S*3 bytes: a record of another size is an error before any pixel is
+ * written (the buffer is sized for the store, the record says its own size). */
+static int decode_sized(const uint8_t *rec, size_t len, uint32_t S, hb_image_rec *r, uint8_t *pixels, char *origin,
+                        size_t origin_cap, hb_err *err) {
+    rec_view v;
+    int code = parse_record(rec, len, &v, err);
+    if (code) return code;
+    if (v.r.size != S)
+        return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, HB_NOPOS, "hb.image/1 record of size %u in a store of size %u",
+                          v.r.size, S);
+    return hb_image_rec_decode(rec, len, r, pixels, origin, origin_cap, err);
+}
+
 int hb_imgstore_get_at(hb_imgstore *s, uint64_t k, uint8_t *pixels, hb_image_meta *meta, hb_err *err) {
     if (k >= s->n)
         return hb_err_set(err, HB_ERANGE, s->store, (long long)k, HB_NOPOS, "image %llu out of range (store has %llu)",
@@ -598,8 +615,8 @@ int hb_imgstore_get_at(hb_imgstore *s, uint64_t k, uint8_t *pixels, hb_image_met
     int code = hb_shard_get(h, k, &rec, &len, err);
     hb_image_rec r;
     char origin_buf[8];
-    if (!code) code = hb_image_rec_decode(rec, len, &r, pixels, meta ? meta->origin : origin_buf,
-                                          meta ? sizeof meta->origin : sizeof origin_buf, err);
+    if (!code) code = decode_sized(rec, len, s->size, &r, pixels, meta ? meta->origin : origin_buf,
+                                   meta ? sizeof meta->origin : sizeof origin_buf, err);
     if (!code && (!hb_hash128_eq(r.hash, hash_at(s, k)) || r.size != s->size))
         code = hb_err_set(err, HB_EFORMAT, s->store, (long long)k, HB_NOPOS, "record %llu disagrees with the index",
                           (unsigned long long)k);
@@ -639,7 +656,7 @@ static int verify_record(const uint8_t *rec, size_t len, void *p, hb_err *err) {
     verify_ctx *c = p;
     hb_image_rec r;
     char origin[8];
-    int code = hb_image_rec_decode(rec, len, &r, c->pixels, origin, sizeof origin, err);
+    int code = decode_sized(rec, len, c->s->size, &r, c->pixels, origin, sizeof origin, err);
     if (code) return code;
     if (c->k >= c->s->n || !hb_hash128_eq(r.hash, hash_at(c->s, c->k)) || r.size != c->s->size)
         return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, HB_NOPOS, "hash or size disagrees with the index entry %llu",

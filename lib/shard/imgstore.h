@@ -47,7 +47,8 @@ char *hb_imgstore_index_path(const char *dir, uint32_t size);
 int hb_imgstore_sizes(const char *dir, uint32_t *sizes, int max);
 
 /* Encode/decode one hb.image/1 record (decode checks every field and the pixel checksum; pixels go to out_pixels,
- * S*S*3 bytes, when not NULL; the origin is copied into origin[origin_cap]). */
+ * S*S*3 bytes, when not NULL; the origin is copied into origin[origin_cap]). Without out_pixels the payload is still
+ * checked to be able to hold S*S*3 bytes, so a caller may allocate that after a first call without pixels. */
 void hb_image_rec_encode(const hb_image_rec *r, hb_buf *out);
 int hb_image_rec_decode(const uint8_t *rec, size_t len, hb_image_rec *r, uint8_t *out_pixels, char *origin,
                         size_t origin_cap, hb_err *err);

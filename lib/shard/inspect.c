@@ -112,8 +112,13 @@ static int check_image(const uint8_t *rec, size_t len, void *ctx, hb_err *err) {
     /* A first decode without pixels reads the size; the second checks the pixel checksum. */
     int code = hb_image_rec_decode(rec, len, &r, NULL, origin, sizeof origin, err);
     if (code) return code;
-    hb_buf_clear(pixels);
-    hb_buf_reserve(pixels, (size_t)r.size * r.size * 3);
+    size_t need = (size_t)r.size * r.size * 3; /* exactly: up to 805 MB for S = 16384 */
+    if (pixels->cap < need) {
+        free(pixels->data);
+        pixels->data = hb_xmalloc(need);
+        pixels->cap = need;
+    }
+    pixels->len = 0;
     return hb_image_rec_decode(rec, len, &r, pixels->data, origin, sizeof origin, err);
 }
 

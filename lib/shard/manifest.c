@@ -4,6 +4,7 @@
 #include "shard.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,9 +66,12 @@ int hb_manifest_write(const hb_manifest *m, const char *dir, hb_err *err) {
     return code;
 }
 
+/* A count: an integral number in [0, 2^53] (JSON numbers are doubles; anything else cannot be converted). */
 static int get_u64(const cJSON *o, const char *key, uint64_t *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0) return -1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != floor(v->valuedouble))
+        return -1;
     *out = (uint64_t)v->valuedouble;
     return 0;
 }
@@ -112,7 +116,8 @@ int hb_manifest_load(hb_manifest *m, const char *dir, hb_err *err) {
         s.path = (char *)get_str(e, "path");
         s.source = (char *)get_str(e, "source");
         s.schema = (char *)get_str(e, "schema");
-        if (!s.path || !s.source || !xx || strlen(xx) != 16 || get_u64(e, "samples", &s.samples) ||
+        if (!s.path || !s.source || !xx || strlen(xx) != 16 || strspn(xx, "0123456789abcdefABCDEF") != 16 ||
+            get_u64(e, "samples", &s.samples) ||
             get_u64(e, "tokens", &s.tokens) || get_u64(e, "supervised_tokens", &s.supervised_tokens) ||
             get_u64(e, "image_tokens", &s.image_tokens) || get_u64(e, "bytes", &s.bytes) || strchr(s.path, '/')) {
             code = hb_err_set(err, HB_EFORMAT, path, i, HB_NOPOS,

@@ -85,6 +85,28 @@ static char *take_str(cursor *c, size_t n, hb_arena *a) {
     return s;
 }
 
+/* One JSON value making up all of p[0..n) (blanks may follow it, nothing else); NULL otherwise. */
+static cJSON *parse_whole(const char *p, size_t n) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    if (!j) return NULL;
+    while (end < p + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
+    if (end != p + n) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* The choices text: a JSON object without NUL bytes (what the dump form embeds as it is). */
+static int valid_choices(const uint8_t *p, size_t n) {
+    if (memchr(p, 0, n)) return 0;
+    cJSON *j = parse_whole((const char *)p, n);
+    int ok = cJSON_IsObject(j);
+    cJSON_Delete(j);
+    return ok;
+}
+
 int hb_sample_decode(const uint8_t *rec, size_t len, hb_sample *s, hb_arena *a, hb_err *err) {
     memset(s, 0, sizeof *s);
     cursor c = {rec, rec + len, ""};
@@ -99,6 +121,8 @@ int hb_sample_decode(const uint8_t *rec, size_t len, hb_sample *s, hb_arena *a, 
         n = hb_le16(c.p);
         c.p += 2;
         TAKE(&c, n, names[i]);
+        if (memchr(c.p, 0, n))
+            return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, c.p - rec, "sample: %s contains a NUL byte", names[i]);
         *strs[i] = take_str(&c, n, a);
     }
     TAKE(&c, 4, "records");
@@ -106,12 +130,19 @@ int hb_sample_decode(const uint8_t *rec, size_t len, hb_sample *s, hb_arena *a, 
     c.p += 4;
     TAKE(&c, 8ull * s->n_records, "records");
     int64_t *recs = hb_arena_alloc(a, 8ull * s->n_records + 8);
-    for (uint32_t i = 0; i < s->n_records; i++, c.p += 8) recs[i] = (int64_t)hb_le64(c.p);
+    for (uint32_t i = 0; i < s->n_records; i++, c.p += 8) {
+        recs[i] = (int64_t)hb_le64(c.p);
+        if (recs[i] < -(1ll << 53) || recs[i] > (1ll << 53)) /* what the JSON form (doubles) holds exactly */
+            return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, c.p - rec, "sample: record position %lld out of range",
+                              (long long)recs[i]);
+    }
     s->records = recs;
     TAKE(&c, 4, "choices");
     n = hb_le32(c.p);
     c.p += 4;
     TAKE(&c, n, "choices");
+    if (!valid_choices(c.p, n))
+        return hb_err_set(err, HB_EFORMAT, NULL, HB_NOPOS, c.p - rec, "sample: choices is not a JSON object");
     s->choices = take_str(&c, n, a);
     TAKE(&c, 4, "images");
     s->n_images = hb_le32(c.p);
@@ -247,7 +278,7 @@ static int is_int(const cJSON *v, double lo, double hi) {
  * NULs are rejected there). cJSON ends a string at an embedded NUL, and invalid bytes are dumped as \u00XX. */
 int hb_sample_from_json(const char *json, size_t len, hb_sample *s, hb_arena *a, hb_err *err) {
     memset(s, 0, sizeof *s);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *root = parse_whole(json, len);
     if (!root) return json_fail(err, "not valid JSON");
     int code = 0;
     const cJSON *v;

@@ -103,7 +103,9 @@ typedef struct {
 
 /* Append the binary form of *s to out (the counts are computed, not trusted). */
 void hb_sample_encode(const hb_sample *s, hb_buf *out);
-/* Decode rec into *s; strings and arrays are copied into the arena. Fails with HB_EFORMAT on any inconsistency. */
+/* Decode rec into *s; strings and arrays are copied into the arena. Fails with HB_EFORMAT on any inconsistency,
+ * including a NUL byte in id, source, source_file or choices, choices that are not a JSON object and record positions
+ * beyond +-2^53 (what the JSON form holds). */
 int hb_sample_decode(const uint8_t *rec, size_t len, hb_sample *s, hb_arena *a, hb_err *err);
 /* One JSON object, no trailing newline (the dump format, docs/shard-format.md). */
 void hb_sample_to_json(const hb_sample *s, hb_buf *out);

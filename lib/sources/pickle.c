@@ -11,12 +11,16 @@
 
 #define MAX_STACK (1 << 20)
 #define MAX_MEMO (1u << 26)
+/* Containers nest at most this deep (cJSON frees, copies and prints trees recursively; RefCOCO nests 4 deep). */
+#define MAX_DEPTH 1000
 
 typedef struct {
     const uint8_t *p, *end, *start;
     const char *name;
     cJSON **stack; /* values; NULL entries are marks */
+    uint32_t *depth; /* nesting depth of each stack value (a scalar or an empty container is 1) */
     size_t n, cap;
+    uint64_t copy_budget; /* nodes GET and DUP may still copy: memo references cost what they expand to */
     cJSON **memo;  /* borrowed pointers into the tree (or the graveyard) */
     size_t n_memo;
     cJSON *graveyard; /* popped values stay alive here so the memo never dangles */
@@ -28,17 +32,65 @@ static int bad(pk *k, const char *what) {
     return hb_err_set(k->err, HB_EFORMAT, k->name, HB_NOPOS, k->op_at, "pickle: %s", what);
 }
 
-static int push(pk *k, cJSON *v) {
+static int push(pk *k, cJSON *v, uint32_t depth) {
     if (k->n == MAX_STACK) {
         cJSON_Delete(v);
         return bad(k, "value stack too deep");
     }
+    if (depth > MAX_DEPTH) {
+        cJSON_Delete(v);
+        return bad(k, "containers nested more than 1000 deep");
+    }
     if (k->n == k->cap) {
         k->cap = k->cap ? k->cap * 2 : 256;
         k->stack = hb_xrealloc(k->stack, k->cap * sizeof *k->stack);
+        k->depth = hb_xrealloc(k->depth, k->cap * sizeof *k->depth);
     }
+    k->depth[k->n] = depth;
     k->stack[k->n++] = v;
     return 0;
+}
+
+/* 1 + the deepest of stack values [from, to) (the depth of a container holding them). */
+static uint32_t depth_over(const pk *k, size_t from, size_t to) {
+    uint32_t d = 0;
+    for (size_t i = from; i < to; i++)
+        if (k->depth[i] > d) d = k->depth[i];
+    return d + 1;
+}
+
+/* Container k->stack[at] receives the values [from, to): its depth grows; fails when it grows too deep. */
+static int grow(pk *k, size_t at, size_t from, size_t to) {
+    uint32_t d = depth_over(k, from, to);
+    if (d > k->depth[at]) k->depth[at] = d;
+    return d > MAX_DEPTH ? bad(k, "containers nested more than 1000 deep") : 0;
+}
+
+/* A copy of v for GET / DUP, charged to the copy budget: a few bytes of memo references must not expand into
+ * gigabytes of tree (each copy is as large as what it copies). *depth receives the copy's nesting depth. */
+static cJSON *copy_value(pk *k, const cJSON *v, uint32_t *depth) {
+    const cJSON *path[MAX_DEPTH + 1];
+    uint32_t d = 1, n = 0;
+    uint64_t nodes = 0;
+    path[0] = v;
+    const cJSON *c = v->child;
+    for (;;) { /* pre-order walk; path[0..n] is the chain from v down to the current container */
+        if (++nodes > k->copy_budget) return NULL;
+        if (c) {
+            if (n + 2 > d) d = n + 2;
+            if (d > MAX_DEPTH) return NULL;
+            path[++n] = c;
+            c = c->child;
+            continue;
+        }
+        while (n > 0 && !path[n]->next) n--;
+        if (n == 0) break;
+        path[n] = path[n]->next;
+        c = path[n]->child;
+    }
+    k->copy_budget -= nodes;
+    *depth = d;
+    return cJSON_Duplicate(v, 1);
 }
 
 static int need(pk *k, size_t n) { return (size_t)(k->end - k->p) < n ? bad(k, "data ends inside an opcode") : 0; }
@@ -207,6 +259,7 @@ static int run(pk *k) {
         k->op_at = k->p - k->start;
         uint8_t op = *k->p++;
         cJSON *v = NULL;
+        uint32_t vd = 1; /* depth of v */
         const char *s;
         size_t n;
         int rc = 0;
@@ -224,7 +277,9 @@ static int run(pk *k) {
         case '.': /* STOP */
             if (k->n != 1 || !k->stack[0]) return bad(k, "STOP with a stack that is not one value");
             return 0;
-        case '(': rc = push(k, NULL); continue;
+        case '(':
+            if ((rc = push(k, NULL, 0))) return rc;
+            continue;
         case ']': v = cJSON_CreateArray(); break;
         case ')': v = cJSON_CreateArray(); break;
         case '}': v = cJSON_CreateObject(); break;
@@ -297,6 +352,7 @@ static int run(pk *k) {
         }
         case 'l': case 't': case 'd': /* LIST / TUPLE / DICT from the mark */
             if ((m = find_mark(k)) < 0) return bad(k, "no mark");
+            vd = depth_over(k, (size_t)m + 1, k->n);
             if (op == 'd') {
                 v = cJSON_CreateObject();
                 if ((rc = set_items(k, v, (size_t)m + 1))) {
@@ -312,31 +368,31 @@ static int run(pk *k) {
         case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
             size_t c = (size_t)(op - 0x84);
             if (k->n < c) return bad(k, "stack underflow");
+            for (size_t i = k->n - c; i < k->n; i++) /* before taking any: on error the stack still owns them */
+                if (!k->stack[i]) return bad(k, "a mark inside a tuple");
             v = cJSON_CreateArray();
-            for (size_t i = k->n - c; i < k->n; i++) {
-                if (!k->stack[i]) {
-                    cJSON_Delete(v);
-                    return bad(k, "a mark inside a tuple");
-                }
-                cJSON_AddItemToArray(v, k->stack[i]);
-            }
+            vd = depth_over(k, k->n - c, k->n);
+            for (size_t i = k->n - c; i < k->n; i++) cJSON_AddItemToArray(v, k->stack[i]);
             k->n -= c;
             break;
         }
         case 'a': /* APPEND */
             if (k->n < 2 || !k->stack[k->n - 1] || !cJSON_IsArray(k->stack[k->n - 2])) return bad(k, "APPEND to a non-list");
+            if ((rc = grow(k, k->n - 2, k->n - 1, k->n))) return rc;
             cJSON_AddItemToArray(k->stack[k->n - 2], k->stack[k->n - 1]);
             k->n--;
             continue;
         case 'e': /* APPENDS */
             if ((m = find_mark(k)) < 0) return bad(k, "no mark");
             if (m < 1 || !k->stack[m - 1] || !cJSON_IsArray(k->stack[m - 1])) return bad(k, "APPENDS to a non-list");
+            if ((rc = grow(k, (size_t)m - 1, (size_t)m + 1, k->n))) return rc;
             for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(k->stack[m - 1], k->stack[i]);
             k->n = (size_t)m;
             continue;
         case 's': /* SETITEM */
             if (k->n < 3 || !k->stack[k->n - 1] || !k->stack[k->n - 2] || !cJSON_IsObject(k->stack[k->n - 3]))
                 return bad(k, "SETITEM on a non-dict");
+            if ((rc = grow(k, k->n - 3, k->n - 1, k->n))) return rc;
             if ((rc = set_items(k, k->stack[k->n - 3], k->n - 2))) return rc;
             continue;
         case 'u': /* SETITEMS */
@@ -344,6 +400,7 @@ static int run(pk *k) {
             if (m < 1 || !k->stack[m - 1] || !cJSON_IsObject(k->stack[m - 1])) return bad(k, "SETITEMS on a non-dict");
             for (size_t i = (size_t)m + 1; i < k->n; i++)
                 if (!k->stack[i]) return bad(k, "a mark inside SETITEMS");
+            if ((rc = grow(k, (size_t)m - 1, (size_t)m + 1, k->n))) return rc;
             if ((rc = set_items(k, k->stack[m - 1], (size_t)m + 1))) return rc;
             k->n = (size_t)m; /* drop the mark */
             continue;
@@ -358,7 +415,7 @@ static int run(pk *k) {
             continue;
         case '2': /* DUP */
             if (!k->n || !k->stack[k->n - 1]) return bad(k, "DUP of nothing");
-            v = cJSON_Duplicate(k->stack[k->n - 1], 1);
+            if (!(v = copy_value(k, k->stack[k->n - 1], &vd))) return bad(k, "copies expand too much (DUP)");
             break;
         case 'p': case 'q': case 'r': case 0x94: { /* PUT, BINPUT, LONG_BINPUT, MEMOIZE */
             uint64_t idx;
@@ -402,7 +459,7 @@ static int run(pk *k) {
                 k->p += w;
             }
             if (idx >= k->n_memo || !k->memo[idx]) return bad(k, "GET of an unset memo entry");
-            v = cJSON_Duplicate(k->memo[idx], 1);
+            if (!(v = copy_value(k, k->memo[idx], &vd))) return bad(k, "memo references expand too much (GET)");
             break;
         }
         case 'c': case 0x93: case 'R': case 'b': case 'i': case 'o': case 0x81: case 0x92: case 'P': case 'Q':
@@ -416,14 +473,14 @@ static int run(pk *k) {
         }
         if (rc) return rc;
         if (!v) return bad(k, "out of memory");
-        if ((rc = push(k, v))) return rc;
+        if ((rc = push(k, v, vd))) return rc;
     }
     k->op_at = k->p - k->start;
     return bad(k, "data ends before STOP (truncated file?)");
 }
 
 int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err) {
-    pk k = {.p = data, .end = data + len, .start = data, .name = name, .err = err};
+    pk k = {.p = data, .end = data + len, .start = data, .name = name, .err = err, .copy_budget = 4ull * len + 65536};
     k.graveyard = cJSON_CreateArray();
     *out = NULL;
     int rc = run(&k);
@@ -433,6 +490,7 @@ int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **o
     }
     for (size_t i = 0; i < k.n; i++) cJSON_Delete(k.stack[i]);
     free(k.stack);
+    free(k.depth);
     free(k.memo);
     cJSON_Delete(k.graveyard);
     return rc;

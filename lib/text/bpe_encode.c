@@ -388,7 +388,7 @@ size_t hb_tok_encode(const hb_tokenizer *t, hb_tok_scratch *s, const char *text,
     }
     size_t before = out->n;
     tok_normalize(t, text, len, &s->norm);
-    const uint8_t *b = s->norm.data, *end = b + s->norm.len;
+    const uint8_t *b = s->norm.data, *end = s->norm.len ? b + s->norm.len : b; /* data is NULL while never used */
     if (s->norm.len) {
         if (!t->word_split) {
             encode_word(t, s, b, s->norm.len, out);

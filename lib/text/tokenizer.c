@@ -38,7 +38,7 @@ static uint64_t str_hash(const void *k, size_t n) { return hb_hash64(k, n, 0x746
 static uint32_t strmap_find(const tok_strmap *m, const void *k, size_t n, uint64_t h) {
     uint32_t i = (uint32_t)h & (m->cap - 1);
     while (m->hash[i]) {
-        if (m->hash[i] == h && m->klen[i] == n && !memcmp(m->keys.data + m->koff[i], k, n)) return i;
+        if (m->hash[i] == h && m->klen[i] == n && (!n || !memcmp(m->keys.data + m->koff[i], k, n))) return i;
         i = (i + 1) & (m->cap - 1);
     }
     return i;

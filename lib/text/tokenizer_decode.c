@@ -56,7 +56,7 @@ static void sl_free(strlist *l) {
 
 static inline const char *sl_get(const strlist *l, size_t i, size_t *n) {
     *n = l->off[i + 1] - l->off[i];
-    return (const char *)l->data.data + l->off[i];
+    return l->data.data ? (const char *)l->data.data + l->off[i] : ""; /* only empty strings so far: no buffer */
 }
 
 /* `tokenizers` ByteFallback: a 6-character token "<0x..>" whose two middle characters parse as a base-16 u8

@@ -121,6 +121,20 @@ Test(config, llama_configs_of_both_transformers_generations) {
     cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), 0, "%s", e.reason);
     cr_assert(t.eos_token_id == 2 && t.pad_token_id == -1);
     cJSON_Delete(j);
+    /* found by fuzzing (fuzz_config): the first entry of a list-valued id was converted to int unchecked (undefined
+     * for 4444444444444); it must be an integer token id */
+    const char *bad_ids[] = {"{\"eos_token_id\": [4444444444444]}", "{\"bos_token_id\": [1.5]}", "{\"pad_token_id\": [\"0\"]}",
+                             "{\"eos_token_id\": [-1e300]}"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+        j = cJSON_Parse(bad_ids[i]);
+        cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), HB_EFORMAT, "%s accepted", bad_ids[i]);
+        cr_assert(strstr(e.reason, "[0]: expected an integer token id"), "%s", e.reason);
+        cJSON_Delete(j);
+    }
+    j = cJSON_Parse("{\"eos_token_id\": []}");
+    cr_assert_eq(hb_config_parse_llama(j, "x.json", &t, &e), 0, "%s", e.reason);
+    cr_assert_eq(t.eos_token_id, 2, "an empty list keeps the default");
+    cJSON_Delete(j);
 }
 
 Test(config, write_read_round_trip) {
@@ -213,6 +227,18 @@ Test(config, malformed_and_unsupported) {
     expect_bad("{" V ",\"text_config\":{\"model_type\":\"mistral\"}," P("") "}", HB_EUNSUPPORTED, "model_type");
     expect_bad("{" V "," T ",\"visual_projector_config\":{\"projector_type\":\"c-abs\"}}", HB_EFORMAT, "num_query_tokens");
     expect_bad("{" V "," T "," P("\"hidden_size\":-3,") "}", HB_EFORMAT, "positive");
+    /* found by fuzzing (fuzz_config): int arithmetic on values near INT_MAX overflowed (undefined behaviour) in the
+     * head_dim, perfect-square and feature-layer checks; they are errors now, computed without overflow */
+    expect_bad("{" V ",\"text_config\":{\"hidden_size\":16,\"num_attention_heads\":32,\"head_dim\":-842222221}," P("") "}",
+               HB_EUNSUPPORTED, "head_dim");
+    expect_bad("{" V "," T "," P("\"num_query_tokens\":2147483647,") "}", HB_EINVAL, "perfect square");
+    expect_bad("{" V "," T "," P("\"num_eos_tokens\":2147483647,") "}", HB_EINVAL, "num_eos_tokens");
+    /* 2^31 - 1 layers: L + 1 hidden states does not fit an int (clang's UBSan flagged the check; the result is right) */
+    j = cJSON_Parse("{\"vision_config\":{\"hidden_size\":16,\"num_attention_heads\":2,\"num_hidden_layers\":2147483647,"
+                    "\"patch_size\":4,\"image_size\":16}," T "," P("") "}");
+    cr_assert_eq(hb_config_parse(j, "big.json", &c, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_config_vit_layers(&c), 2147483647);
+    cJSON_Delete(j);
 }
 
 Test(config, malformed_json_file_names_the_line) {

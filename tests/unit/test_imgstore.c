@@ -291,7 +291,60 @@ Test(imgstore, malformed_records_are_rejected) {
     /* trailing bytes */
     hb_buf_put_u8(&b, 0);
     cr_assert_neq(hb_image_rec_decode(b.data, b.len, &d, out, origin, sizeof origin, NULL), 0);
+    b.len--;
+    /* Found by fuzzing (fuzz_shard): a record claiming S = 16384 over a tiny payload passed the decode without pixels,
+     * and hb-inspect verify then allocated 805 MB (1 GiB) for it. The payload must be able to hold S*S*3 bytes. */
+    uint32_t big = 16384;
+    memcpy(b.data + 32, &big, 4); /* size */
+    cr_assert_eq(hb_image_rec_decode(b.data, b.len, &d, NULL, origin, sizeof origin, &e), HB_EFORMAT, "size claim accepted");
+    cr_assert(strstr(e.reason, "S*S*3"), "%s", e.reason);
+    uint32_t s = S;
+    memcpy(b.data + 32, &s, 4);
+    b.data[30] = HB_IMGENC_RAW; /* a raw payload of the compressed size */
+    cr_assert_eq(hb_image_rec_decode(b.data, b.len, &d, NULL, origin, sizeof origin, &e), HB_EFORMAT, "raw size accepted");
+    cr_assert(strstr(e.reason, "raw payload of the wrong size"), "%s", e.reason);
     hb_buf_free(&b);
+}
+
+/* A store of S+1 pixel images whose files are renamed and whose index is relabelled as size S: the records say S+1.
+ * Reading one into a buffer of S*S*3 bytes wrote (S+1)^2*3 (a heap overflow, the pixel checksum was checked after the
+ * copy); the size must be refused before any pixel is written. Found while writing fuzz_imgstore (by reading the
+ * code; the fuzzer had not reached it). */
+Test(imgstore, record_of_another_size_never_overflows_the_buffer) {
+    char *dir = store_dir();
+    enum { S1 = S + 1 };
+    static uint8_t px[S1 * S1 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7);
+    hb_imgstore_writer *w;
+    hb_err e;
+    cr_assert_eq(hb_imgstore_writer_open(&w, dir, S1, &e), 0, "%s", e.reason);
+    hb_image_rec r = {hash_of(1), 10, 10, 1, S1, "r//a.jpg", px};
+    cr_assert_eq(hb_imgstore_writer_add(w, &r, &e), 0, "%s", e.reason);
+    cr_assert_eq(hb_imgstore_writer_close(w, NULL, &e), 0, "%s", e.reason);
+    char *hbs1 = hb_imgstore_path(dir, S1), *hbi1 = hb_imgstore_index_path(dir, S1);
+    char *hbs = hb_imgstore_path(dir, S), *hbi = hb_imgstore_index_path(dir, S);
+    cr_assert_eq(rename(hbs1, hbs), 0);
+    size_t n;
+    uint8_t *ix = tu_read(hbi1, &n);
+    uint32_t s32 = S;
+    memcpy(ix + 12, &s32, 4);
+    uint64_t h = hb_hash64(ix, n - HB_IMGINDEX_TRAILER, 0);
+    memcpy(ix + n - HB_IMGINDEX_TRAILER, &h, 8);
+    cr_assert_eq(tu_write(hbi, ix, n), 0);
+    remove(hbi1);
+    hb_imgstore *s;
+    cr_assert_eq(hb_imgstore_open(&s, dir, S, &e), 0, "%s", e.reason);
+    uint8_t *buf = malloc(S1 * S1 * 3); /* room for the overflow, so that it shows as changed bytes past S*S*3 */
+    memset(buf, 0xA5, S1 * S1 * 3);
+    hb_image_meta m;
+    cr_assert_eq(hb_imgstore_get_at(s, 0, buf, &m, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "size"), "%s", e.reason);
+    for (size_t i = S * S * 3; i < S1 * S1 * 3; i++) cr_assert_eq(buf[i], 0xA5, "byte %zu past the S*S*3 buffer written", i);
+    hb_imgstore_close(s);
+    cr_assert_eq(hb_imgstore_verify(dir, S, &e), HB_EFORMAT);
+    free(buf), free(ix), free(hbs1), free(hbi1), free(hbs), free(hbi);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 /* Images [from, to), each added under origin "part//img<k>". */

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,7 +198,8 @@ Test(shard, malformed_sample_json_is_rejected) {
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[-2],\"loss_mask\":[0]}",
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"turns\":[{\"role\":\"bot\",\"text\":\"x\"}]}",
                          "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1],\"loss_mask\":[2]}",
-                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1.5],\"loss_mask\":[0]}"};
+                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\",\"input_ids\":[1.5],\"loss_mask\":[0]}",
+                         "{\"id\":\"a\",\"source\":\"s\",\"source_file\":\"f\"} trailing"};
     hb_arena a;
     hb_arena_init(&a, 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -222,6 +224,51 @@ Test(shard, truncated_or_garbled_sample_records_are_rejected) {
     hb_buf_put_u8(&enc, 0);
     cr_assert_neq(hb_sample_decode(enc.data, enc.len, &out, &a, NULL), 0, "trailing byte accepted");
     hb_buf_free(&enc);
+    hb_arena_free(&a);
+}
+
+/* Found by fuzzing (fuzz_sample): a NUL inside id/source/source_file silently cut the string (the re-encoded record
+ * differed), choices that are not a JSON object made hb-inspect dump print a line that is not JSON, and record
+ * positions beyond 2^53 were dumped as numbers hb-inspect pack refuses. */
+Test(shard, sample_strings_with_nul_or_bad_choices_are_rejected) {
+    hb_arena a;
+    hb_arena_init(&a, 0);
+    int32_t toks[2] = {1, 2};
+    uint8_t mask[2] = {0, 1};
+    hb_sample s = {.id = "src/abc", .source = "src", .source_file = "f.json", .choices = "{\"template\":1}",
+                   .n_tokens = 2, .tokens = toks, .loss_mask = mask};
+    hb_buf b = {0};
+    hb_sample out;
+    hb_err e;
+    hb_sample_encode(&s, &b);
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), 0, "%s", e.reason);
+    uint8_t *p = memmem(b.data, b.len, "abc", 3);
+    p[1] = 0; /* "src/a\0c" */
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "id contains a NUL"), "%s", e.reason);
+    /* a record position the JSON form cannot hold (doubles: +-2^53) */
+    int64_t far[1] = {-8286060364408291327ll};
+    hb_sample fs = s;
+    fs.n_records = 1, fs.records = far;
+    far[0] = 1ll << 53;
+    hb_buf ok = {0};
+    hb_sample_encode(&fs, &ok);
+    cr_assert_eq(hb_sample_decode(ok.data, ok.len, &out, &a, &e), 0, "%s", e.reason);
+    hb_buf_free(&ok);
+    hb_buf_clear(&b);
+    far[0] = -8286060364408291327ll;
+    hb_sample_encode(&fs, &b);
+    cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "record position"), "%s", e.reason);
+    const char *bad_choices[] = {"{", "[1]", "", "not json", "{\"a\":1} x"};
+    for (size_t i = 0; i < sizeof bad_choices / sizeof *bad_choices; i++) {
+        hb_buf_clear(&b);
+        s.choices = bad_choices[i];
+        hb_sample_encode(&s, &b);
+        cr_assert_eq(hb_sample_decode(b.data, b.len, &out, &a, &e), HB_EFORMAT, "choices '%s' accepted", bad_choices[i]);
+        cr_assert(strstr(e.reason, "choices"), "%s", e.reason);
+    }
+    hb_buf_free(&b);
     hb_arena_free(&a);
 }
 
@@ -303,6 +350,51 @@ Test(shard, every_truncation_fails_verify, .timeout = 120) {
     free(dir);
 }
 
+/* Recompute the index and shard checksums of a shard edited in memory (so the edit reaches the checks behind them). */
+static void rehash_shard(uint8_t *m, size_t n) {
+    uint8_t *t = m + n - HB_SHARD_TRAILER_SIZE;
+    uint64_t ix = hb_le64(t), nb = hb_le64(t + 8), h = hb_hash64(m + ix, nb * HB_SHARD_INDEX_ENTRY, 0);
+    memcpy(t + 24, &h, 8);
+    h = hb_hash64(m, n - 16, 0);
+    memcpy(t + 32, &h, 8);
+}
+
+/* Found by fuzzing (fuzz_shard): an index entry claiming a ~4 GiB block made the reader allocate that much before
+ * the frame was even looked at. The claim must cost nothing: the read fails on the size mismatch with the address
+ * space capped well below it (plain builds; ASan needs its huge shadow mapping, so there the cap is skipped). */
+Test(shard, index_size_claims_allocate_nothing) {
+    char *dir = tu_mkdtemp();
+    size_t n;
+    char *path;
+    uint8_t *m = small_shard(dir, &n, &path);
+    uint8_t *t = m + n - HB_SHARD_TRAILER_SIZE;
+    uint8_t *e0 = m + hb_le64(t); /* index entry of block 0: raw_size at +28 */
+    uint32_t huge = 0xF0000000u;
+    memcpy(e0 + 28, &huge, 4);
+    rehash_shard(m, n);
+    cr_assert_eq(tu_write(path, m, n), 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert(f && fscanf(f, "%ld", &pages) == 1);
+    fclose(f);
+    rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (512u << 20);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &(struct rlimit){cap, cap}), 0);
+#endif
+    hb_shard *s;
+    hb_err e;
+    cr_assert_eq(hb_shard_open(&s, path, &e), 0, "%s", e.reason);
+    const uint8_t *rec;
+    size_t len;
+    cr_assert_eq(hb_shard_get(s, 0, &rec, &len, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "block 0") && strstr(e.reason, "size differs from the index"), "%s", e.reason);
+    hb_shard_close(s);
+    free(m);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 Test(shard, killed_writer_leaves_no_shard) {
     char *dir = tu_mkdtemp();
     char *path = hb_path_join(dir, "killed.hbs");
@@ -362,10 +454,22 @@ Test(shard, manifest_round_trip_and_directory_verify) {
     cr_assert(strstr(e.file, "part-1.hbs"), "%s", e.file);
     hb_manifest_free(&back);
     hb_manifest_free(&m);
-    /* malformed manifests */
-    const char *bad[] = {"", "{}", "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"../x\"}]}", "[1,2]"};
+    /* malformed manifests; found by fuzzing (fuzz_manifest): counts beyond 2^53 were converted unchecked (undefined
+     * behaviour for 1e300), fractions truncated, and a 16-character xxh3 that is not hex read as 0 */
+#define ENTRY(samples, xxh3)                                                                                          \
+    "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"a.hbs\",\"source\":\"s\",\"samples\":" samples               \
+    ",\"tokens\":1,\"supervised_tokens\":1,\"image_tokens\":0,\"bytes\":9,\"xxh3\":\"" xxh3 "\"}]}"
+    const char *bad[] = {"", "{}", "{\"format\":\"hb-shards\",\"shards\":[{\"path\":\"../x\"}]}", "[1,2]",
+                         ENTRY("1e300", "0123456789abcdef"), ENTRY("2.5", "0123456789abcdef"),
+                         ENTRY("-1", "0123456789abcdef"), ENTRY("2", "0123456789abcdeg"), ENTRY("2", "zzzzzzzzzzzzzzzz")};
     char *mp = hb_path_join(dir, "manifest.json");
-    for (size_t i = 0; i < 4; i++) {
+    const char *good = ENTRY("2", "0123456789ABCDEF");
+#undef ENTRY
+    tu_write(mp, good, strlen(good));
+    cr_assert_eq(hb_manifest_load(&back, dir, &e), 0, "%s", e.reason);
+    cr_assert(back.shards[0].samples == 2 && back.shards[0].xxh3 == 0x0123456789abcdefull);
+    hb_manifest_free(&back);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tu_write(mp, bad[i], strlen(bad[i]));
         cr_assert_eq(hb_manifest_load(&back, dir, &e), HB_EFORMAT, "case %zu", i);
         cr_assert_str_eq(e.file, mp);

@@ -186,6 +186,47 @@ Test(pickle, refuses_code_and_malformed_input) {
     }
 }
 
+/* Found by fuzzing (fuzz_pickle): TUPLE2 over [value, mark] freed the value twice. Also refused now: memo references
+ * that expand into a huge tree (each GET copies; 20 doublings are a million nodes from 63 bytes) and nesting deeper
+ * than cJSON's recursive free/copy/print can take. */
+Test(pickle, tuple_marks_copy_bombs_and_deep_nesting_are_refused) {
+    cJSON *got = NULL;
+    hb_err e;
+    cr_assert_eq(hb_pickle_parse((const uint8_t *)"\x80\x02K\x01(\x86.", 6, "t.p", &got, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "mark inside a tuple"), "%s", e.reason);
+    cr_assert_null(got);
+    hb_buf b = {0};
+    hb_buf_puts(&b, "\x80\x02]q");
+    hb_buf_putc(&b, 0); /* L = [], memo[0] = L */
+    for (int i = 0; i < 20; i++) hb_buf_puts(&b, "h"), hb_buf_putc(&b, 0), hb_buf_puts(&b, "a"); /* L.append(copy(L)) */
+    hb_buf_puts(&b, ".");
+    cr_assert_eq(hb_pickle_parse(b.data, b.len, "t.p", &got, &e), HB_EFORMAT, "a 2^20-node copy bomb was accepted");
+    cr_assert(strstr(e.reason, "expand too much"), "%s", e.reason);
+    /* ten doublings (1,024 nodes) are fine */
+    hb_buf_clear(&b);
+    hb_buf_puts(&b, "\x80\x02]q");
+    hb_buf_putc(&b, 0);
+    for (int i = 0; i < 10; i++) hb_buf_puts(&b, "h"), hb_buf_putc(&b, 0), hb_buf_puts(&b, "a");
+    hb_buf_puts(&b, ".");
+    cr_assert_eq(hb_pickle_parse(b.data, b.len, "t.p", &got, &e), 0, "%s", e.reason);
+    cJSON_Delete(got);
+    for (int depth = 1000; depth <= 1001; depth++) {
+        hb_buf_clear(&b);
+        for (int i = 0; i < depth; i++) hb_buf_putc(&b, ']');
+        for (int i = 1; i < depth; i++) hb_buf_putc(&b, 'a');
+        hb_buf_putc(&b, '.');
+        int rc = hb_pickle_parse(b.data, b.len, "t.p", &got, &e);
+        if (depth == 1000) {
+            cr_assert_eq(rc, 0, "%s", e.reason);
+            cJSON_Delete(got);
+        } else {
+            cr_assert_eq(rc, HB_EFORMAT, "lists nested %d deep were accepted", depth);
+            cr_assert(strstr(e.reason, "nested more than 1000 deep"), "%s", e.reason);
+        }
+    }
+    hb_buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- Visual Genome */
 Test(sources_loc, vg_regions_boxes_strip_and_layout) {
     sc_capture c;

@@ -198,3 +198,33 @@ Test(tokenizer_malformed, json_lines) {
     hb_buf_free(&b);
     hb_tok_ids_free(&ids);
 }
+
+/* Found by fuzzing (fuzz_tokenizer_load, fuzz_tokenizer) with clang's UBSan, which checks what gcc's does not: an
+ * empty piece, the empty text and a decoder-less tokenizer reached memcmp / pointer arithmetic on the NULL data of an
+ * empty buffer. These calls must work (and do not trip -fsanitize=undefined under clang: `make fuzz`). */
+Test(tokenizer_malformed, empty_pieces_and_empty_text) {
+    hb_err e;
+    cJSON *root = cJSON_Parse(TINY);
+    cJSON *vocab = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "vocab");
+    cJSON_AddNumberToObject(vocab, "", 9);
+    cJSON_ReplaceItemInObject(root, "decoder", cJSON_CreateNull());
+    char *s = cJSON_PrintUnformatted(root);
+    hb_tokenizer *t = NULL;
+    cr_assert_eq(hb_tok_load_mem(s, strlen(s), "empty-piece", &t, &e), 0, "%s", e.reason);
+    hb_tok_scratch *sc = hb_tok_scratch_new();
+    hb_tok_ids ids = {0};
+    cr_assert_eq(hb_tok_encode(t, sc, "", 0, &ids), 0);
+    cr_assert_eq(hb_tok_encode(t, sc, "ab", 2, &ids), 1);
+    hb_buf b = {0};
+    int32_t empty = 9;
+    cr_assert_eq(hb_tok_decode(t, &empty, 1, &b, &e), 0, "%s", e.reason);
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(hb_tok_decode(t, ids.ids, ids.n, &b, &e), 0, "%s", e.reason);
+    cr_assert(b.len == 5 && !memcmp(b.data, "\xe2\x96\x81" "ab", 5), "no decoder: the piece as it is");
+    hb_buf_free(&b);
+    hb_tok_ids_free(&ids);
+    hb_tok_scratch_free(sc);
+    hb_tok_free(t);
+    free(s);
+    cJSON_Delete(root);
+}

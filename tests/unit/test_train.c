@@ -12,6 +12,7 @@
 #include "model/config.h"
 #include "model/loader.h"
 #include "model/trainer.h"
+#include "model/trainer_internal.h"
 #include "recipe/yaml.h"
 
 /* ---- schedule (spec-model.md §7.1) ---- */
@@ -427,4 +428,51 @@ Test(train_cfg, demo_config_and_docs) {
         cr_assert(strstr(t, want), "docs/training.md has no row for %s", f[i].name);
     }
     free(t), free(doc), free(p), free(m);
+}
+
+/* Found by fuzzing (fuzz_ckpt_state): counts in state.json were converted to integers unchecked ("step": 1e300 is
+ * undefined behaviour; -0.5 or 2.5 were truncated). Counts must be integers in [0, 2^53]. */
+Test(train_ckpt, state_json_counts_are_checked) {
+    char *d = tu_mkdtemp(), *p = hb_path_join(d, "state.json");
+    const char *head = "{\"format\":\"hb-train-state\",\"cursor\":\"0123456789abcdef:4\",\"plan_hash\":\"0123456789abcdef\","
+                       "\"stage\":\"ft\",\"files\":{},";
+    const struct {
+        const char *rest;
+        int ok;
+    } cases[] = {
+        {"\"step\":10,\"adam_step\":9,\"skipped\":1,\"global_batch\":4,\"tokens\":100}", 1},
+        {"\"step\":1e300,\"adam_step\":9,\"skipped\":1,\"global_batch\":4}", 0},
+        {"\"step\":10,\"adam_step\":-1e300,\"skipped\":1,\"global_batch\":4}", 0},
+        {"\"step\":10,\"adam_step\":9,\"skipped\":2.5,\"global_batch\":4}", 0},
+        {"\"step\":10,\"adam_step\":9,\"skipped\":0,\"global_batch\":1e30}", 0},
+        {"\"step\":10,\"adam_step\":9,\"skipped\":0,\"global_batch\":0}", 0},
+        {"\"step\":10,\"adam_step\":9,\"skipped\":0,\"global_batch\":4,\"tokens\":1e300}", 1}, /* optional: 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%s%s", head, cases[i].rest);
+        cr_assert_eq(tu_write(p, text, strlen(text)), 0);
+        hb_run_state st;
+        hb_err e;
+        int rc = hb_ckpt_read_state(d, &st, NULL, &e);
+        if (cases[i].ok) {
+            cr_assert_eq(rc, 0, "case %zu: %s", i, e.reason);
+            cr_assert(st.step == 10 && st.adam_t == 9 && st.global_batch == 4, "case %zu", i);
+            cr_assert_eq(st.tokens, i == 0 ? 100 : 0, "case %zu", i);
+        } else {
+            cr_assert_eq(rc, HB_EFORMAT, "case %zu accepted", i);
+            cr_assert(strstr(e.reason, "not a valid hb-train state file"), "%s", e.reason);
+        }
+    }
+    /* a file entry whose size is not a count */
+    const char *bad = "{\"format\":\"hb-train-state\",\"cursor\":\"c\",\"plan_hash\":\"h\",\"stage\":\"ft\",\"step\":1,"
+                      "\"adam_step\":1,\"skipped\":0,\"global_batch\":1,\"files\":{\"x\":{\"bytes\":1e300,\"xxh3\":\"0\"}}}";
+    cr_assert_eq(tu_write(p, bad, strlen(bad)), 0);
+    hb_run_state st;
+    hb_err e;
+    cr_assert_eq(hb_ckpt_read_state(d, &st, NULL, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "bad entry for file x"), "%s", e.reason);
+    free(p);
+    tu_rmtree(d);
+    free(d);
 }

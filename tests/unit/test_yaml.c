@@ -74,3 +74,53 @@ Test(yaml, typed_getters) {
     cr_assert(strstr(e.reason, "top.b: unknown key"), "%s", e.reason);
     cJSON_Delete(j);
 }
+
+/* Nested aliases ("billion laughs"): six levels of ten copies are 1.1 million nodes from 300 bytes (seven levels took
+ * 2.6 GB and 6.5 s, nine would exhaust memory). Aliases are charged to a budget; ordinary anchors still work. Nesting
+ * is capped at 1000 levels (the tree is built and freed recursively). Found by hand while writing fuzz_yaml (the fuzzer
+ * had not reached it). */
+Test(yaml, alias_bombs_and_deep_nesting_are_refused) {
+    hb_buf b = {0};
+    hb_buf_puts(&b, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i <= 5; i++) {
+        hb_buf_printf(&b, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++) hb_buf_printf(&b, "%s*a%d", k ? ", " : "", i - 1);
+        hb_buf_puts(&b, "]\n");
+    }
+    cJSON *j = NULL;
+    hb_err e;
+    cr_assert_eq(hb_yaml_parse((const char *)b.data, b.len, "laughs.yaml", &j, &e), HB_EFORMAT, "an alias bomb parsed");
+    cr_assert(strstr(e.reason, "aliases expand to too many nodes"), "%s", e.reason);
+    cr_assert_null(j);
+    hb_buf_clear(&b);
+    hb_buf_puts(&b, "d: &d {lr: 1, wd: 0}\n");
+    for (int i = 0; i < 200; i++) hb_buf_printf(&b, "s%d: *d\n", i);
+    cr_assert_eq(hb_yaml_parse((const char *)b.data, b.len, "ok.yaml", &j, &e), 0, "%s", e.reason);
+    cJSON_Delete(j);
+    for (int depth = 1000; depth <= 1001; depth++) {
+        hb_buf_clear(&b);
+        for (int i = 0; i < depth; i++) hb_buf_putc(&b, '[');
+        for (int i = 0; i < depth; i++) hb_buf_putc(&b, ']');
+        int rc = hb_yaml_parse((const char *)b.data, b.len, "deep.yaml", &j, &e);
+        if (depth == 1000) {
+            cr_assert_eq(rc, 0, "%s", e.reason);
+            cJSON_Delete(j);
+        } else {
+            cr_assert_eq(rc, HB_EFORMAT, "sequences nested %d deep parsed", depth);
+            cr_assert(strstr(e.reason, "nested more than 1000 deep"), "%s", e.reason);
+        }
+    }
+    /* an alias that would push an anchored nest past the limit */
+    hb_buf_clear(&b);
+    hb_buf_puts(&b, "a: &a ");
+    for (int i = 0; i < 600; i++) hb_buf_putc(&b, '[');
+    for (int i = 0; i < 600; i++) hb_buf_putc(&b, ']');
+    hb_buf_puts(&b, "\nb: ");
+    for (int i = 0; i < 500; i++) hb_buf_putc(&b, '[');
+    hb_buf_puts(&b, "*a");
+    for (int i = 0; i < 500; i++) hb_buf_putc(&b, ']');
+    hb_buf_putc(&b, '\n');
+    cr_assert_eq(hb_yaml_parse((const char *)b.data, b.len, "deep.yaml", &j, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "1000 deep"), "%s", e.reason);
+    hb_buf_free(&b);
+}
