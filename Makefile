@@ -51,6 +51,7 @@ TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 TEST_HOBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
 ifeq ($(HB_CUDA),1)
   CU_SRC  := $(sort $(wildcard kernels/cuda/*.cu))
@@ -103,7 +104,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HOBJ) $(BUILD)/libhb.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $< $(TEST_HOBJ) $(BUILD)/libhb.a $(LDLIBS) -lcriterion -o $@
 
-test: deps $(CMDS) $(TESTS)
+test: deps $(CMDS) $(TESTS) $(REPLAYS)
 	@HB_BIN=$(abspath $(BIN)) HB_BUILD=$(abspath $(BUILD)) tests/run.sh $(TESTS)
 
 demo: deps $(CMDS)
@@ -123,8 +124,14 @@ build-fuzz/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libhb.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $< $(BUILD)/libhb.a $(LDLIBS) -o $@
 
+# The same harnesses with a plain main() (tests/fuzz/replay.c): make test replays the committed corpora with them.
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/libhb.a
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(BUILD)/tests/fuzz/replay.o $(BUILD)/libhb.a $(LDLIBS) -o $@
+
 clean:
 	rm -rf build build-san build-fuzz bin
 
 -include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(BUILD)/cmd/%.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(TEST_HOBJ:.o=.d) \
-         $(FUZZ_SRC:%.c=$(BUILD)/%.d)
+         $(FUZZ_SRC:%.c=$(BUILD)/%.d) $(BUILD)/tests/fuzz/replay.d

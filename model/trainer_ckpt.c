@@ -20,12 +20,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json/json.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/trainer_internal.h"
@@ -223,9 +223,9 @@ static int num(const cJSON *j, const char *k, double *out) {
 /* A count: an integral number in [0, 2^53] (every count hb writes; converting anything else to an integer type
  * would be undefined). */
 static int count(const cJSON *j, const char *k, int64_t *out) {
-    double d;
-    if (num(j, k, &d) || !(d >= 0 && d <= 9007199254740992.0) || d != floor(d)) return 1;
-    *out = (int64_t)d;
+    long long v;
+    if (hb_jint(j, k, &v) || v < 0) return 1;
+    *out = v;
     return 0;
 }
 

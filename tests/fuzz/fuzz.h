@@ -125,31 +125,8 @@ static inline uint8_t *fz_unzstd(const uint8_t *src, size_t n, size_t *out_len) 
 /* memcmp for buffers that may be NULL when empty (memcmp's arguments must never be NULL). */
 static inline int fz_memeq(const void *a, const void *b, size_t n) { return n == 0 || memcmp(a, b, n) == 0; }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
-static inline int fz_valid_utf8(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-        else return 0;
-        if (i + k >= n) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF): the library's own check. */
+static inline int fz_valid_utf8(const uint8_t *s, size_t n) { return hb_utf8_valid(s, n); }
 
 /* The input as a NUL-terminated string (malloc'd; embedded NULs kept). */
 static inline char *fz_cstr(const uint8_t *data, size_t n) {
