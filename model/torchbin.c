@@ -103,7 +103,11 @@ static const char *describe(const cJSON *v, char *buf, size_t n) {
     return buf;
 }
 
+/* Allowed: the names above, and any torch.<Name>Storage class (refused later, with its name, if its dtype is not one
+ * hb reads: complex, quantized, ...). */
 static int allowed(const char *g) {
+    size_t n = strlen(g);
+    if (n > 13 && !strncmp(g, "torch.", 6) && !strcmp(g + n - 7, "Storage") && !strchr(g + 6, '.')) return 1;
     for (size_t i = 0; i < NSTORAGES; i++)
         if (!strcmp(g, STORAGES[i].name)) return 1;
     for (size_t i = 0; i < NOTHER; i++)
@@ -164,8 +168,8 @@ static int storage(tb *b, const char *name, const cJSON *pidnode, long *entry, h
         if (!strcmp(g, STORAGES[i].name)) *dtype = STORAGES[i].dtype, found = 1;
     if (!found)
         return hb_err_set(b->err, HB_EUNSUPPORTED, b->path, HB_NOPOS, HB_NOPOS,
-                          "tensor '%s': storage class %s is not supported (Float, Half, BFloat16, Double, Long, Int, "
-                          "Short, Char, Byte, Bool)", name, g ? g : "(not a global)");
+                          "tensor '%s': storage class %s is not supported (hb reads torch.{Float, Half, BFloat16, "
+                          "Double, Long, Int, Short, Char, Byte, Bool}Storage)", name, g ? g : "(not a global)");
     hb_buf en = {0};
     hb_buf_printf(&en, "%sdata/%s", b->top, key->valuestring);
     *entry = hb_zip_find(&b->z, hb_buf_cstr(&en));
