@@ -541,7 +541,9 @@ static int run(pk *k) {
                 k->p += w;
             }
             if (!k->n || !k->stack[k->n - 1]) return bad(k, "PUT of nothing");
-            if (idx >= MAX_MEMO) return bad(k, "memo index too large");
+            /* picklers number memo entries as they write objects (Python 2's cPickle with gaps): an index far beyond
+             * the bytes read so far is not a real pickle, and would make a 9-byte input allocate a 512 MB memo */
+            if (idx >= MAX_MEMO || idx > (uint64_t)(k->p - k->start) + 1024) return bad(k, "memo index too large");
             if (idx >= k->n_memo) {
                 k->memo = hb_xrealloc(k->memo, (idx + 1) * sizeof *k->memo);
                 memset(k->memo + k->n_memo, 0, (idx + 1 - k->n_memo) * sizeof *k->memo);

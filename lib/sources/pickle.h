@@ -25,8 +25,8 @@
  * HB_PICKLE_NODE bit in their type, so no dict in the data can pass for one; cJSON_Duplicate keeps the bit.
  *
  * Limits in both modes: containers nest at most 1000 deep, memo references (each GET copies) expand to at most
- * 4 × the input size + 65536 nodes, memo indices below 2^26. Errors are HB_EFORMAT naming `name` and the offset of
- * the failing opcode. */
+ * 4 × the input size + 65536 nodes, memo indices below 2^26 and at most 1024 more than the bytes read so far
+ * (picklers number them as they write objects). Errors are HB_EFORMAT naming `name` and the offset of the failing opcode. */
 #ifndef HB_PICKLE_H
 #define HB_PICKLE_H
 

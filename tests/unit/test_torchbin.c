@@ -283,4 +283,7 @@ Test(torchbin, pickle_object_mode_nodes) {
     cr_assert_eq(hb_pickle_parse_objects((const uint8_t *)"\x80\x02}}b.", 6, "t.p", &t, &e), HB_EFORMAT);
     cr_assert(strstr(e.reason, "BUILD"), "%s", e.reason);
     cr_assert_eq(hb_pickle_parse_objects((const uint8_t *)"(iposix\nsystem\n.", 16, "t.p", &t, &e), HB_EFORMAT);
+    /* found while fuzzing torchbin: a 9-byte LONG_BINPUT 2^26 - 2 made both modes allocate a 512 MB memo */
+    cr_assert_eq(hb_pickle_parse((const uint8_t *)"\x80\x02Nr\xfe\xff\xff\x03.", 9, "t.p", &t, &e), HB_EFORMAT);
+    cr_assert(strstr(e.reason, "memo index too large"), "%s", e.reason);
 }
