@@ -138,6 +138,13 @@ static int get_int(const cJSON *v, int64_t *out) {
     return 1;
 }
 
+/* A dict or an OrderedDict (whatever its items: tensor metadata is not read). */
+static int is_dict(const cJSON *v) {
+    const cJSON *args;
+    if (cJSON_IsObject(v) && !hb_pickle_node_kind(v)) return 1;
+    return is_call(v, "collections.OrderedDict", &args) && !cJSON_GetObjectItemCaseSensitive(v, "list");
+}
+
 /* Empty backward hooks: OrderedDict() without items, or {}. */
 static int no_hooks(const cJSON *v) {
     const cJSON *args;
@@ -232,7 +239,7 @@ static int tensor(tb *b, const char *name, const cJSON *v) {
     if (is_call(v, "torch._utils._rebuild_parameter", &args)) {
         if (cJSON_GetArraySize(args) != 3 || !cJSON_IsBool(cJSON_GetArrayItem(args, 1)) ||
             !no_hooks(cJSON_GetArrayItem(args, 2)))
-            return tbad(b, name, "a parameter that is not (tensor, requires_grad, {}) ", "");
+            return tbad(b, name, "a parameter that is not (tensor, requires_grad, {})", "");
         v = cJSON_GetArrayItem(args, 0);
     }
     if (!is_call(v, "torch._utils._rebuild_tensor_v2", &args))
@@ -242,7 +249,7 @@ static int tensor(tb *b, const char *name, const cJSON *v) {
     const cJSON *a_stride = cJSON_GetArrayItem(args, 3), *a_meta = cJSON_GetArrayItem(args, 6);
     int64_t offset;
     if ((na != 6 && na != 7) || !get_int(a_off, &offset) || !cJSON_IsArray(a_size) || !cJSON_IsArray(a_stride) ||
-        !cJSON_IsBool(cJSON_GetArrayItem(args, 4)) || (a_meta && !(cJSON_IsObject(a_meta) && !hb_pickle_node_kind(a_meta))))
+        !cJSON_IsBool(cJSON_GetArrayItem(args, 4)) || (a_meta && !is_dict(a_meta)))
         return tbad(b, name, "_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, requires_grad, "
                     "hooks[, metadata])", "");
     if (!no_hooks(cJSON_GetArrayItem(args, 5))) return tbad(b, name, "it has backward hooks (not supported)", "");
@@ -294,9 +301,12 @@ static int tensor(tb *b, const char *name, const cJSON *v) {
     if (!t.numel || (contiguous && (uintptr_t)p % es == 0)) {
         t.data = p;
     } else {
-        if (t.numel > snumel || (uint64_t)t.numel * es > b->size - b->copied)
+        if (t.numel > snumel)
             return tbad(b, name, "a strided view larger than its storage (an expanded tensor): not supported; save "
                         "tensor.contiguous() instead", "");
+        if ((uint64_t)t.numel * es > 4 * (uint64_t)b->size - b->copied)
+            return tbad(b, name, "the strided views of this file would copy more than 4 times its size: not "
+                        "supported; save contiguous tensors", "");
         b->copied += (uint64_t)t.numel * es;
         void *c = gather(p, t.ndim, t.shape, stride, t.numel, es);
         b->keep->copies = hb_xrealloc(b->keep->copies, (b->keep->ncopies + 1) * sizeof *b->keep->copies);

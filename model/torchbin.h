@@ -25,7 +25,7 @@
  *              and its entry holds exactly numel × element size bytes
  * Tensors are views: several may share a storage at different offsets. A contiguous, element-aligned view points
  * into the mapped file; any other view (transposed, strided) is copied once at open (a view larger than its
- * storage, i.e. an expanded one, is refused; copies in all at most the file's size). */
+ * storage, i.e. an expanded one, is refused; copies in all at most 4 times the file's size). */
 #ifndef HB_TORCHBIN_H
 #define HB_TORCHBIN_H
 
