@@ -4,6 +4,7 @@
  *
  * Dependencies:
  *   core/core.h        hb_err, hb_afile (atomic writes)
+ *   (impl) model/torchbin.h   PyTorch .bin files read into the same set
  *
  * Format (https://github.com/huggingface/safetensors): u64 little-endian header length N, N bytes of a JSON object
  * {"__metadata__": {str: str}, NAME: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}, then the
@@ -41,16 +42,19 @@ typedef struct {
     int ndim;
     int64_t shape[HB_ST_MAXDIM];
     int64_t numel;
-    const void *data; /* mapped bytes (little-endian), numel × element size */
+    const void *data; /* mapped bytes (little-endian), numel × element size (a strided .bin view: a copy) */
     int file;         /* index into the set's files */
 } hb_st_tensor;
 
 typedef struct hb_st hb_st;
 
-/* Open a tensor set. path may be: a `.safetensors` file; a `*.safetensors.index.json` (its weight_map names the
- * shard of every tensor; every shard is opened and every listed tensor must be in its shard); or a directory, in
- * which `model.safetensors.index.json`, then `model.safetensors`, then the only `*.safetensors.index.json`, then the
- * only `*.safetensors` is used. A tensor present in two files is an error. */
+/* Open a tensor set. path may be: a `.safetensors` file; a PyTorch `torch.save` zip checkpoint (`pytorch_model*.bin`,
+ * told apart by its bytes and read by model/torchbin.h: same tensors, never executed); an index `*.json` (its
+ * weight_map names the shard of every tensor; every shard is opened and every listed tensor must be in its shard);
+ * or a directory, in which `model.safetensors.index.json`, then `model.safetensors`, then the only
+ * `*.safetensors.index.json`, then the only `*.safetensors` is used, and when there is none of them
+ * `pytorch_model.bin.index.json`, `pytorch_model.bin`, the only `*.bin.index.json`, the only `*.bin` (not counting
+ * training_args.bin). A tensor present in two files is an error. A legacy (torch < 1.6) file is HB_EUNSUPPORTED. */
 int hb_st_open(const char *path, hb_st **out, hb_err *err);
 void hb_st_close(hb_st *st);
 

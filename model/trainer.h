@@ -32,7 +32,7 @@ typedef struct {
     char backend[16];       /* "cpu" */
     int64_t threads;        /* backend threads; 0 = HB_THREADS, else all cores */
     /* model: exactly one of checkpoint and init */
-    char model_checkpoint[1024]; /* a Honeybee checkpoint directory (config.json + safetensors) */
+    char model_checkpoint[1024]; /* a Honeybee checkpoint directory (config.json + safetensors or .bin) */
     char model_init[1024];       /* a preset name or a Honeybee config.json: hb-train init into <run_dir>/init */
     char model_clip[1024];       /* with init: pretrained CLIP (directory or file) */
     char model_llama[1024];      /* with init: pretrained LLaMA */

@@ -36,7 +36,7 @@ static const field_t FIELDS[] = {
     I("seed", seed, "seed of the initialisation when model.init is used"),
     S("backend", backend, 0, "compute backend: cpu (fp32 reference)"),
     I("threads", threads, "backend threads; 0 = HB_THREADS, else all cores"),
-    S("model.checkpoint", model_checkpoint, 1, "Honeybee checkpoint directory to start from (config.json + safetensors)"),
+    S("model.checkpoint", model_checkpoint, 1, "Honeybee checkpoint directory to start from (config.json + safetensors or pytorch_model*.bin)"),
     S("model.init", model_init, 2, "instead of a checkpoint: a preset name or a Honeybee config.json, initialised "
                                    "like `hb-train init` into <run_dir>/init"),
     S("model.clip", model_clip, 1, "with model.init: pretrained CLIP weights (directory or file)"),

@@ -1,9 +1,9 @@
-/* A safe reader for the data-only subset of Python's pickle format, enough for RefCOCO's refs(unc|umd|google).p
- * (Python 2 cPickle dumps of a list of dicts of str/int/float/list). It interprets opcodes on a value stack and
- * builds a cJSON tree; it never imports or calls anything, so opcodes that would (GLOBAL, REDUCE, BUILD, INST, OBJ,
- * NEWOBJ, PERSID, EXT*) are errors naming their byte offset.
- * Dependencies: sources.h (hb_pickle_*), <cjson/cJSON.h>, core/core.h (hb_file_read_all, hb_buf). */
-#include "sources.h"
+/* A safe reader for Python's pickle format as data (pickle.h): enough for RefCOCO's refs(unc|umd|google).p (Python 2
+ * cPickle dumps of a list of dicts of str/int/float/list) in data mode, and for torch checkpoints' data.pkl in object
+ * mode, where GLOBAL/STACK_GLOBAL, REDUCE, NEWOBJ, BUILD and PERSID/BINPERSID become inert nodes for the caller to
+ * match. It interprets opcodes on a value stack and builds a cJSON tree; it never imports or calls anything.
+ * Dependencies: pickle.h (hb_pickle_*), <cjson/cJSON.h>, core/core.h (hb_file_read_all, hb_buf). */
+#include "pickle.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@ typedef struct {
     cJSON *graveyard; /* popped values stay alive here so the memo never dangles */
     hb_err *err;
     long long op_at;
+    int objects; /* object mode: GLOBAL, REDUCE, NEWOBJ, BUILD, PERSID build inert nodes */
 } pk;
 
 static int bad(pk *k, const char *what) {
@@ -59,9 +60,41 @@ static uint32_t depth_over(const pk *k, size_t from, size_t to) {
     return d + 1;
 }
 
-/* Container k->stack[at] receives the values [from, to): its depth grows; fails when it grows too deep. */
+static int is_node(const cJSON *v) { return v && (v->type & HB_PICKLE_NODE); }
+
+const char *hb_pickle_node_kind(const cJSON *v) {
+    static const char *const kinds[] = {"global", "reduce", "newobj", "persid"};
+    if (!is_node(v)) return NULL;
+    for (int i = 0; i < 4; i++)
+        if (cJSON_GetObjectItemCaseSensitive(v, kinds[i])) return kinds[i];
+    return NULL;
+}
+
+/* An inert node {key: v} (v may be NULL: no member yet). */
+static cJSON *new_node(const char *key, cJSON *v) {
+    cJSON *o = cJSON_CreateObject();
+    o->type |= HB_PICKLE_NODE;
+    if (v) cJSON_AddItemToObject(o, key, v);
+    return o;
+}
+
+/* What SETITEM(S) (dict = 1) or APPEND(S) fill in value v: v itself when it is a dict / list, an inert node's
+ * "items" / "list" in object mode (created on first use), else NULL. */
+static cJSON *fill_target(pk *k, cJSON *v, int dict) {
+    if (!v) return NULL;
+    if (k->objects && is_node(v)) {
+        const char *key = dict ? "items" : "list";
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(v, key);
+        if (!c) cJSON_AddItemToObject(v, key, c = dict ? cJSON_CreateObject() : cJSON_CreateArray());
+        return c;
+    }
+    return (dict ? cJSON_IsObject(v) : cJSON_IsArray(v)) ? v : NULL;
+}
+
+/* Container k->stack[at] receives the values [from, to) (one level lower for an inert node's items / list): its
+ * depth grows; fails when it grows too deep. */
 static int grow(pk *k, size_t at, size_t from, size_t to) {
-    uint32_t d = depth_over(k, from, to);
+    uint32_t d = depth_over(k, from, to) + (uint32_t)is_node(k->stack[at]);
     if (d > k->depth[at]) k->depth[at] = d;
     return d > MAX_DEPTH ? bad(k, "containers nested more than 1000 deep") : 0;
 }
@@ -254,6 +287,73 @@ static int set_items(pk *k, cJSON *dict, size_t from) {
     return 0;
 }
 
+/* Object mode: GLOBAL, STACK_GLOBAL, REDUCE, NEWOBJ, BUILD, PERSID, BINPERSID as inert nodes (pickle.h). *v receives
+ * the value to push (NULL for BUILD, which changes the node below its state), *vd its depth. */
+static int object_op(pk *k, uint8_t op, cJSON **v, uint32_t *vd) {
+    const char *s;
+    size_t n;
+    int rc;
+    *v = NULL;
+    if (op == 'c' || op == 0x93) { /* GLOBAL "module\nname\n" / STACK_GLOBAL module name */
+        hb_buf b = {0};
+        if (op == 'c') {
+            if ((rc = line(k, &s, &n))) return rc;
+            hb_buf_append(&b, s, n);
+            hb_buf_putc(&b, '.');
+            if ((rc = line(k, &s, &n))) {
+                hb_buf_free(&b);
+                return rc;
+            }
+            hb_buf_append(&b, s, n);
+        } else {
+            if (k->n < 2 || !cJSON_IsString(k->stack[k->n - 1]) || !cJSON_IsString(k->stack[k->n - 2]) ||
+                is_node(k->stack[k->n - 1]) || is_node(k->stack[k->n - 2]))
+                return bad(k, "STACK_GLOBAL without a module and a name");
+            hb_buf_printf(&b, "%s.%s", k->stack[k->n - 2]->valuestring, k->stack[k->n - 1]->valuestring);
+            discard(k, k->stack[--k->n]);
+            discard(k, k->stack[--k->n]);
+        }
+        if (memchr(hb_buf_cstr(&b), 0, b.len)) {
+            hb_buf_free(&b);
+            return bad(k, "a NUL in a global's name");
+        }
+        *v = new_node("global", bytes_value(b.data, b.len));
+        *vd = 2;
+        hb_buf_free(&b);
+        return 0;
+    }
+    if (op == 'P') { /* PERSID: a text id */
+        if ((rc = line(k, &s, &n))) return rc;
+        *v = new_node("persid", bytes_value((const uint8_t *)s, n));
+        *vd = 2;
+        return 0;
+    }
+    if (op == 'Q') { /* BINPERSID: the id is the top value */
+        if (!k->n || !k->stack[k->n - 1]) return bad(k, "BINPERSID of nothing");
+        *vd = k->depth[k->n - 1] + 1;
+        *v = new_node("persid", k->stack[--k->n]);
+        return 0;
+    }
+    if (op == 'b') { /* BUILD: node.state = the top value */
+        if (k->n < 2 || !k->stack[k->n - 1] || !is_node(k->stack[k->n - 2]))
+            return bad(k, "BUILD on a value that is not an object");
+        if ((rc = grow(k, k->n - 2, k->n - 1, k->n))) return rc;
+        cJSON *node = k->stack[k->n - 2];
+        discard(k, cJSON_DetachItemFromObjectCaseSensitive(node, "state"));
+        cJSON_AddItemToObject(node, "state", k->stack[--k->n]);
+        return 0;
+    }
+    /* REDUCE callable args / NEWOBJ cls args */
+    if (k->n < 2 || !k->stack[k->n - 1] || !k->stack[k->n - 2] || !cJSON_IsArray(k->stack[k->n - 1]))
+        return bad(k, op == 'R' ? "REDUCE without a callable and an argument tuple"
+                                : "NEWOBJ without a class and an argument tuple");
+    *vd = depth_over(k, k->n - 2, k->n);
+    cJSON *args = k->stack[--k->n];
+    *v = new_node(op == 'R' ? "reduce" : "newobj", k->stack[--k->n]);
+    cJSON_AddItemToObject(*v, "args", args);
+    return 0;
+}
+
 static int run(pk *k) {
     while (k->p < k->end) {
         k->op_at = k->p - k->start;
@@ -376,34 +476,41 @@ static int run(pk *k) {
             k->n -= c;
             break;
         }
-        case 'a': /* APPEND */
-            if (k->n < 2 || !k->stack[k->n - 1] || !cJSON_IsArray(k->stack[k->n - 2])) return bad(k, "APPEND to a non-list");
+        case 'a': { /* APPEND */
+            cJSON *t = k->n < 2 ? NULL : fill_target(k, k->stack[k->n - 2], 0);
+            if (!t || !k->stack[k->n - 1]) return bad(k, "APPEND to a non-list");
             if ((rc = grow(k, k->n - 2, k->n - 1, k->n))) return rc;
-            cJSON_AddItemToArray(k->stack[k->n - 2], k->stack[k->n - 1]);
+            cJSON_AddItemToArray(t, k->stack[k->n - 1]);
             k->n--;
             continue;
-        case 'e': /* APPENDS */
+        }
+        case 'e': { /* APPENDS */
             if ((m = find_mark(k)) < 0) return bad(k, "no mark");
-            if (m < 1 || !k->stack[m - 1] || !cJSON_IsArray(k->stack[m - 1])) return bad(k, "APPENDS to a non-list");
+            cJSON *t = m < 1 ? NULL : fill_target(k, k->stack[m - 1], 0);
+            if (!t) return bad(k, "APPENDS to a non-list");
             if ((rc = grow(k, (size_t)m - 1, (size_t)m + 1, k->n))) return rc;
-            for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(k->stack[m - 1], k->stack[i]);
+            for (size_t i = (size_t)m + 1; i < k->n; i++) cJSON_AddItemToArray(t, k->stack[i]);
             k->n = (size_t)m;
             continue;
-        case 's': /* SETITEM */
-            if (k->n < 3 || !k->stack[k->n - 1] || !k->stack[k->n - 2] || !cJSON_IsObject(k->stack[k->n - 3]))
-                return bad(k, "SETITEM on a non-dict");
+        }
+        case 's': { /* SETITEM */
+            cJSON *t = k->n < 3 ? NULL : fill_target(k, k->stack[k->n - 3], 1);
+            if (!t || !k->stack[k->n - 1] || !k->stack[k->n - 2]) return bad(k, "SETITEM on a non-dict");
             if ((rc = grow(k, k->n - 3, k->n - 1, k->n))) return rc;
-            if ((rc = set_items(k, k->stack[k->n - 3], k->n - 2))) return rc;
+            if ((rc = set_items(k, t, k->n - 2))) return rc;
             continue;
-        case 'u': /* SETITEMS */
+        }
+        case 'u': { /* SETITEMS */
             if ((m = find_mark(k)) < 0) return bad(k, "no mark");
-            if (m < 1 || !k->stack[m - 1] || !cJSON_IsObject(k->stack[m - 1])) return bad(k, "SETITEMS on a non-dict");
+            cJSON *t = m < 1 ? NULL : fill_target(k, k->stack[m - 1], 1);
+            if (!t) return bad(k, "SETITEMS on a non-dict");
             for (size_t i = (size_t)m + 1; i < k->n; i++)
                 if (!k->stack[i]) return bad(k, "a mark inside SETITEMS");
             if ((rc = grow(k, (size_t)m - 1, (size_t)m + 1, k->n))) return rc;
-            if ((rc = set_items(k, k->stack[m - 1], (size_t)m + 1))) return rc;
+            if ((rc = set_items(k, t, (size_t)m + 1))) return rc;
             k->n = (size_t)m; /* drop the mark */
             continue;
+        }
         case '0': /* POP */
             if (!k->n) return bad(k, "stack underflow");
             discard(k, k->stack[--k->n]);
@@ -434,7 +541,9 @@ static int run(pk *k) {
                 k->p += w;
             }
             if (!k->n || !k->stack[k->n - 1]) return bad(k, "PUT of nothing");
-            if (idx >= MAX_MEMO) return bad(k, "memo index too large");
+            /* picklers number memo entries as they write objects (Python 2's cPickle with gaps): an index far beyond
+             * the bytes read so far is not a real pickle, and would make a 9-byte input allocate a 512 MB memo */
+            if (idx >= MAX_MEMO || idx > (uint64_t)(k->p - k->start) + 1024) return bad(k, "memo index too large");
             if (idx >= k->n_memo) {
                 k->memo = hb_xrealloc(k->memo, (idx + 1) * sizeof *k->memo);
                 memset(k->memo + k->n_memo, 0, (idx + 1 - k->n_memo) * sizeof *k->memo);
@@ -462,9 +571,14 @@ static int run(pk *k) {
             if (!(v = copy_value(k, k->memo[idx], &vd))) return bad(k, "memo references expand too much (GET)");
             break;
         }
-        case 'c': case 0x93: case 'R': case 'b': case 'i': case 'o': case 0x81: case 0x92: case 'P': case 'Q':
-        case 0x82: case 0x83: case 0x84:
-            return bad(k, "opcode that imports or calls code (refused: only data pickles are read)");
+        case 'c': case 0x93: case 'R': case 'b': case 0x81: case 'P': case 'Q':
+            if (!k->objects) return bad(k, "opcode that imports or calls code (refused: only data pickles are read)");
+            if ((rc = object_op(k, op, &v, &vd))) return rc;
+            if (!v) continue; /* BUILD changed a node in place */
+            break;
+        case 'i': case 'o': case 0x92: case 0x82: case 0x83: case 0x84:
+            return bad(k, k->objects ? "INST, OBJ, NEWOBJ_EX or an extension code: not a shape torch.save writes"
+                                     : "opcode that imports or calls code (refused: only data pickles are read)");
         default: {
             char msg[64];
             snprintf(msg, sizeof msg, "unknown or unsupported opcode 0x%02x", op);
@@ -479,8 +593,9 @@ static int run(pk *k) {
     return bad(k, "data ends before STOP (truncated file?)");
 }
 
-int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err) {
-    pk k = {.p = data, .end = data + len, .start = data, .name = name, .err = err, .copy_budget = 4ull * len + 65536};
+static int parse(const uint8_t *data, size_t len, const char *name, int objects, cJSON **out, hb_err *err) {
+    pk k = {.p = data, .end = data + len, .start = data, .name = name, .err = err, .copy_budget = 4ull * len + 65536,
+            .objects = objects};
     k.graveyard = cJSON_CreateArray();
     *out = NULL;
     int rc = run(&k);
@@ -494,6 +609,14 @@ int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **o
     free(k.memo);
     cJSON_Delete(k.graveyard);
     return rc;
+}
+
+int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err) {
+    return parse(data, len, name, 0, out, err);
+}
+
+int hb_pickle_parse_objects(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err) {
+    return parse(data, len, name, 1, out, err);
 }
 
 int hb_pickle_load(const char *path, cJSON **out, hb_err *err) {

@@ -8,6 +8,7 @@
  *   recipe/recipe.h    hb_recipe, hb_recipe_source (files, options)
  *   text/example.h     hb_example, hb_field (the converter -> renderer contract)
  *   shard/shard.h      hb_turn, hb_role
+ *   sources/pickle.h   the safe pickle reader (pickle.c)
  *
  * Writing a converter: fill an hb_converter (name, file roles, options, Honeybee's default nturn/dedup) whose run()
  * reads the files named by the source (hb_src_file / hb_src_files), walks them with hb_src_foreach, and for each
@@ -23,6 +24,7 @@
 #include "json/json.h"
 #include "recipe/recipe.h"
 #include "shard/shard.h"
+#include "sources/pickle.h" /* hb_pickle_load (RefCOCO refs(*).p) */
 #include "text/example.h"
 
 /* One example (templated data) or one conversation (LLaVA, ShareGPT) as read from the raw files. */
@@ -169,12 +171,5 @@ typedef struct {
 void hb_idmap_put(hb_idmap *m, uint64_t key, uint64_t val); /* insert or replace */
 int hb_idmap_get(const hb_idmap *m, uint64_t key, uint64_t *val); /* 1 when found */
 void hb_idmap_free(hb_idmap *m);
-
-/* ---- a safe reader for the pickle subset of the RefCOCO refs(*).p files (pickle.c) ----
- * Protocols 0-2 (and the framing of 3/4) with dicts, lists, tuples, str/unicode/bytes, ints, longs, floats, bools
- * and None, plus memo get/put. It builds a cJSON tree and never imports or calls anything: GLOBAL, REDUCE, BUILD,
- * INST, OBJ, NEWOBJ, PERSID and extension opcodes are errors. Byte offsets name the failing opcode. */
-int hb_pickle_load(const char *path, cJSON **out, hb_err *err);
-int hb_pickle_parse(const uint8_t *data, size_t len, const char *name, cJSON **out, hb_err *err);
 
 #endif

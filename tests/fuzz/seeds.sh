@@ -11,7 +11,7 @@ C=tests/fuzz/corpus
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rm -rf "$C"
-mkdir -p "$C"/{yaml,recipe,template,pickle,jsplit,sample,sample_json,shard,manifest,imgstore,mix_plan,tokenizer,tokenizer_load,image,archive,safetensors,config,train_config,ckpt_state,sources}
+mkdir -p "$C"/{yaml,recipe,template,pickle,jsplit,sample,sample_json,shard,manifest,imgstore,mix_plan,tokenizer,tokenizer_load,image,archive,safetensors,config,train_config,ckpt_state,sources,torchbin}
 
 # ---- text formats: copies -------------------------------------------------------------------------------------
 for f in recipes/*.yaml; do cp "$f" "$C/recipe/$(basename "$f")"; done
@@ -173,6 +173,25 @@ h += b" " * (-len(h) % 8)
 open(f"{out}/bf16.safetensors", "wb").write(b"F" + len(h).to_bytes(8, "little") + h + b"\x80\x3f\x00\x40")
 idx = {"metadata": {"total_size": 8}, "weight_map": {"w": "a.safetensors"}}
 open(f"{out}/index.json", "wb").write(b"I" + json.dumps(idx).encode())
+PY
+
+# ---- torchbin: small torch.save files ('Z' + file) and their data.pkl ('P' + pickle, wrapped by the harness) -----
+python3 - "$C/torchbin" <<'PY'
+import sys, zipfile
+out, T = sys.argv[1], "tests/fixtures/torchbin/"
+for f in ("views.bin", "views_zip64.bin", "dtypes_p4.bin", "bad/ok.bin", "bad/os_system.bin", "bad/two_dtypes.bin",
+          "bad/past_storage.bin", "bad/legacy.bin"):
+    open(f"{out}/z_{f.replace('/', '_')}", "wb").write(b"Z" + open(T + f, "rb").read())
+for f in ("views.bin", "dtypes.bin", "bad/model_class.bin"):
+    z = zipfile.ZipFile(T + f)
+    pk = z.read([n for n in z.namelist() if n.endswith("/data.pkl")][0])
+    open(f"{out}/p_{f.replace('/', '_').replace('.bin', '.pkl')}", "wb").write(b"P" + pk)
+# a pickle over the harness's storages "0" (16 f32) and "1" (16 bf16): a view, a transposed view, a parameter
+pk = (b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00actorch._utils\n_rebuild_tensor_v2\nq\x02"
+      b"((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x10tQK\x02K\x02K\x03\x86"
+      b"K\x03K\x01\x86\x89h\x00)RtRX\x01\x00\x00\x00th\x02((X\x07\x00\x00\x00storagectorch\nBFloat16Storage\n"
+      b"X\x01\x00\x00\x001X\x03\x00\x00\x00cpuK\x10tQK\x00K\x04K\x04\x86K\x01K\x04\x86\x89h\x00)RtRu.")
+open(f"{out}/p_harness_storages.pkl", "wb").write(b"P" + pk)
 PY
 
 # ---- ckpt state: what trainer_ckpt.c writes, listing config.json = '{"a": 1}\n' -------------------------------
