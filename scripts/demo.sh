@@ -3,7 +3,8 @@
 #   hb-prep  every raw format in examples/ -> tokenized shards + image store + stats + rejects (recipes/demo.yaml)
 #   hb-mix   the demo mix -> an exact, resumable training stream (plan + realised table)
 #   hb-train a tiny Honeybee, fine-tuned on that stream on the CPU -> checkpoints, train.jsonl, loss.svg
-# Outputs go to demo-out/. Takes about two minutes on 2 cores.
+#   checkpoints in PyTorch's pytorch_model-*.bin form load like safetensors; a pickle that calls code is refused
+# Outputs go to demo-out/. Takes well under a minute on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${HB_BIN:-bin}
@@ -46,6 +47,20 @@ first = sum(r["loss"] for r in rows[:k]) / k
 last = sum(r["loss"] for r in rows[-k:]) / k
 print(f"loss: mean of the first {k} steps {first:.3f} -> mean of the last {k} steps {last:.3f}")
 PY
+echo
+
+echo "== 4. checkpoints as downloaded: PyTorch pytorch_model-*.bin shards give the same result as safetensors =="
+for form in model/a torchbin/honeybee; do
+  "$BIN/hb-train" debug --checkpoint "tests/fixtures/$form" --stage ft --batch tests/fixtures/model/a/batch.safetensors \
+      --out "$OUT/debug-${form//\//-}.safetensors" > /dev/null
+done
+cmp "$OUT/debug-model-a.safetensors" "$OUT/debug-torchbin-honeybee.safetensors" &&
+  echo "hb-train debug on tests/fixtures/torchbin/honeybee (3 .bin shards + index) = on model/a (safetensors), byte for byte"
+echo "-- a .bin whose pickle calls os.system is refused, never run:"
+mkdir -p "$OUT/evil" && cp tests/fixtures/model/a/config.json "$OUT/evil/" &&
+  cp tests/fixtures/torchbin/bad/os_system.bin "$OUT/evil/pytorch_model.bin"
+"$BIN/hb-train" debug --checkpoint "$OUT/evil" --stage ft --batch tests/fixtures/model/a/batch.safetensors \
+    --out "$OUT/evil/out.safetensors" 2>&1 | sed 's/^/   /' || true
 echo
 echo "demo done. Outputs in $OUT/:"
 echo "  shards + manifest + image store   $OUT/shards/"
