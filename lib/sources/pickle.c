@@ -211,7 +211,7 @@ static int text_string(pk *k, const char *s, size_t n, cJSON **out) {
     return 0;
 }
 
-/* V...\n: raw-unicode-escape (\uXXXX, \UXXXXXXXX; other bytes are Latin-1 code points). */
+/* V...\n: raw-unicode-escape (\u + 4 hex digits, \U + 8 hex digits; other bytes are Latin-1 code points). */
 static cJSON *raw_unicode(const char *s, size_t n) {
     hb_buf b = {0};
     for (size_t i = 0; i < n; i++) {

@@ -38,135 +38,129 @@ static void put_ids(hb_buf *b, const int32_t *ids, size_t n) {
     hb_buf_putc(b, ']');
 }
 
-/* Strip the line terminator; returns the length. */
-static size_t chomp(char *line, ssize_t n) {
-    size_t l = (size_t)n;
-    if (l && line[l - 1] == '\n') l--;
-    return l;
+/* One output line for one input line [line, line + n) (no terminator) appended to ob; on bad input an error in e,
+ * which each_line reports with the line number. */
+typedef int (*line_fn)(void *ctx, const char *line, size_t n, hb_buf *ob, hb_err *e);
+
+/* The loop shared by encode, decode and prompt: every line of in through fn, output written in 64 KiB pieces; stops
+ * at the first bad line ("NAME: line N[, column C]: reason"). */
+static int each_line(FILE *in, const char *name, FILE *out, line_fn fn, void *ctx, hb_err *err) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long ln = 0;
+    int rc = 0;
+    hb_buf ob = {0};
+    hb_err e;
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        ln++;
+        size_t l = (size_t)n;
+        if (l && line[l - 1] == '\n') l--;
+        if ((rc = fn(ctx, line, l, &ob, &e))) {
+            rc = line_error(err, name, ln, &e);
+            break;
+        }
+        if (ob.len > (1u << 16) && (rc = flush(&ob, out, err))) break;
+    }
+    if (!rc && ferror(in)) rc = hb_err_errno(err, HB_EIO, name, "read failed");
+    if (!rc) rc = flush(&ob, out, err);
+    free(line);
+    hb_buf_free(&ob);
+    return rc;
+}
+
+typedef struct {
+    const hb_tokenizer *t;
+    hb_tok_scratch *s;
+    hb_buf text;
+    hb_tok_ids ids;
+    int bos, eos, pieces;
+    const hb_prompt_opts *o;
+    hb_prompt_enc enc;
+} line_ctx;
+
+static int encode_line(void *ctx, const char *line, size_t n, hb_buf *ob, hb_err *e) {
+    line_ctx *c = ctx;
+    int rc = hb_tok_parse_json_string(line, n, &c->text, e);
+    if (rc) return rc;
+    c->ids.n = 0;
+    if (c->bos) hb_tok_ids_push(&c->ids, hb_tok_bos(c->t));
+    hb_tok_encode(c->t, c->s, c->text.data ? (const char *)c->text.data : "", c->text.len, &c->ids);
+    if (c->eos) hb_tok_ids_push(&c->ids, hb_tok_eos(c->t));
+    if (c->pieces) {
+        hb_buf_putc(ob, '[');
+        for (size_t i = 0; i < c->ids.n; i++) {
+            size_t l;
+            const char *p = hb_tok_piece(c->t, c->ids.ids[i], &l);
+            if (i) hb_buf_putc(ob, ',');
+            hb_buf_put_json_str(ob, p, l);
+        }
+        hb_buf_putc(ob, ']');
+    } else {
+        put_ids(ob, c->ids.ids, c->ids.n);
+    }
+    hb_buf_putc(ob, '\n');
+    return 0;
 }
 
 int hb_tok_run_encode(const hb_tokenizer *t, FILE *in, const char *name, FILE *out, int bos, int eos, int pieces,
                       hb_err *err) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long long ln = 0;
-    int rc = 0;
-    hb_buf text = {0}, ob = {0};
-    hb_tok_ids ids = {0};
-    hb_tok_scratch *s = hb_tok_scratch_new();
-    hb_err e;
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        ln++;
-        if ((rc = hb_tok_parse_json_string(line, chomp(line, n), &text, &e))) {
-            rc = line_error(err, name, ln, &e);
-            break;
-        }
-        ids.n = 0;
-        if (bos) {
-            if (hb_tok_bos(t) < 0) {
-                rc = hb_err_set(err, HB_EUNSUPPORTED, name, HB_NOPOS, HB_NOPOS, "--bos: the tokenizer has no <s> piece");
-                break;
-            }
-            hb_tok_ids_push(&ids, hb_tok_bos(t));
-        }
-        hb_tok_encode(t, s, text.data ? (const char *)text.data : "", text.len, &ids);
-        if (eos) {
-            if (hb_tok_eos(t) < 0) {
-                rc = hb_err_set(err, HB_EUNSUPPORTED, name, HB_NOPOS, HB_NOPOS, "--eos: the tokenizer has no </s> piece");
-                break;
-            }
-            hb_tok_ids_push(&ids, hb_tok_eos(t));
-        }
-        if (pieces) {
-            hb_buf_putc(&ob, '[');
-            for (size_t i = 0; i < ids.n; i++) {
-                size_t l;
-                const char *p = hb_tok_piece(t, ids.ids[i], &l);
-                if (i) hb_buf_putc(&ob, ',');
-                hb_buf_put_json_str(&ob, p, l);
-            }
-            hb_buf_putc(&ob, ']');
-        } else {
-            put_ids(&ob, ids.ids, ids.n);
-        }
-        hb_buf_putc(&ob, '\n');
-        if (ob.len > (1u << 16) && (rc = flush(&ob, out, err))) break;
-    }
-    if (!rc && ferror(in)) rc = hb_err_errno(err, HB_EIO, name, "read failed");
-    if (!rc) rc = flush(&ob, out, err);
-    free(line);
-    hb_buf_free(&text);
-    hb_buf_free(&ob);
-    hb_tok_ids_free(&ids);
-    hb_tok_scratch_free(s);
+    if (bos && hb_tok_bos(t) < 0)
+        return hb_err_set(err, HB_EUNSUPPORTED, name, HB_NOPOS, HB_NOPOS, "--bos: the tokenizer has no <s> piece");
+    if (eos && hb_tok_eos(t) < 0)
+        return hb_err_set(err, HB_EUNSUPPORTED, name, HB_NOPOS, HB_NOPOS, "--eos: the tokenizer has no </s> piece");
+    line_ctx c = {.t = t, .s = hb_tok_scratch_new(), .bos = bos, .eos = eos, .pieces = pieces};
+    int rc = each_line(in, name, out, encode_line, &c, err);
+    hb_buf_free(&c.text);
+    hb_tok_ids_free(&c.ids);
+    hb_tok_scratch_free(c.s);
     return rc;
+}
+
+static int decode_line(void *ctx, const char *line, size_t n, hb_buf *ob, hb_err *e) {
+    line_ctx *c = ctx;
+    c->text.len = 0;
+    int rc = hb_tok_parse_json_ids(line, n, &c->ids, e);
+    if (!rc) rc = hb_tok_decode(c->t, c->ids.ids, c->ids.n, &c->text, e);
+    if (rc) return rc;
+    hb_buf_put_json_str(ob, c->text.data ? (const char *)c->text.data : "", c->text.len);
+    hb_buf_putc(ob, '\n');
+    return 0;
 }
 
 int hb_tok_run_decode(const hb_tokenizer *t, FILE *in, const char *name, FILE *out, hb_err *err) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long long ln = 0;
-    int rc = 0;
-    hb_buf text = {0}, ob = {0};
-    hb_tok_ids ids = {0};
-    hb_err e;
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        ln++;
-        if ((rc = hb_tok_parse_json_ids(line, chomp(line, n), &ids, &e)) || (rc = hb_tok_decode(t, ids.ids, ids.n, &text, &e))) {
-            rc = line_error(err, name, ln, &e);
-            break;
-        }
-        hb_buf_put_json_str(&ob, text.data ? (const char *)text.data : "", text.len);
-        hb_buf_putc(&ob, '\n');
-        text.len = 0;
-        if (ob.len > (1u << 16) && (rc = flush(&ob, out, err))) break;
-    }
-    if (!rc && ferror(in)) rc = hb_err_errno(err, HB_EIO, name, "read failed");
-    if (!rc) rc = flush(&ob, out, err);
-    free(line);
-    hb_buf_free(&text);
-    hb_buf_free(&ob);
-    hb_tok_ids_free(&ids);
+    line_ctx c = {.t = t};
+    int rc = each_line(in, name, out, decode_line, &c, err);
+    hb_buf_free(&c.text);
+    hb_tok_ids_free(&c.ids);
     return rc;
 }
 
-int hb_prompt_run(const hb_tokenizer *t, FILE *in, const char *name, FILE *out, const hb_prompt_opts *o, hb_err *err) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    long long ln = 0;
-    int rc = 0;
-    hb_buf text = {0}, ob = {0};
-    hb_prompt_enc enc = {0};
-    hb_tok_scratch *s = hb_tok_scratch_new();
-    hb_err e;
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        ln++;
-        if ((rc = hb_tok_parse_json_string(line, chomp(line, n), &text, &e)) ||
-            (rc = hb_prompt_encode(t, s, text.data ? (const char *)text.data : "", text.len, o, &enc, &e))) {
-            rc = line_error(err, name, ln, &e);
-            break;
-        }
-        hb_buf_puts(&ob, "{\"ids\":");
-        put_ids(&ob, enc.ids, enc.n);
-        hb_buf_puts(&ob, ",\"mask\":[");
-        for (size_t i = 0; i < enc.n; i++) {
-            if (i) hb_buf_putc(&ob, ',');
-            hb_buf_putc(&ob, '0' + enc.mask[i]);
-        }
-        hb_buf_printf(&ob, "],\"truncated\":%s,\"images\":%u,\"images_in_prompt\":%u,\"supervised\":%u}\n",
-                      enc.truncated ? "true" : "false", enc.n_images, enc.n_images_in, enc.n_supervised);
-        if (ob.len > (1u << 16) && (rc = flush(&ob, out, err))) break;
+static int prompt_line(void *ctx, const char *line, size_t n, hb_buf *ob, hb_err *e) {
+    line_ctx *c = ctx;
+    int rc = hb_tok_parse_json_string(line, n, &c->text, e);
+    if (!rc)
+        rc = hb_prompt_encode(c->t, c->s, c->text.data ? (const char *)c->text.data : "", c->text.len, c->o, &c->enc, e);
+    if (rc) return rc;
+    const hb_prompt_enc *enc = &c->enc;
+    hb_buf_puts(ob, "{\"ids\":");
+    put_ids(ob, enc->ids, enc->n);
+    hb_buf_puts(ob, ",\"mask\":[");
+    for (size_t i = 0; i < enc->n; i++) {
+        if (i) hb_buf_putc(ob, ',');
+        hb_buf_putc(ob, '0' + enc->mask[i]);
     }
-    if (!rc && ferror(in)) rc = hb_err_errno(err, HB_EIO, name, "read failed");
-    if (!rc) rc = flush(&ob, out, err);
-    free(line);
-    hb_buf_free(&text);
-    hb_buf_free(&ob);
-    hb_prompt_enc_free(&enc);
-    hb_tok_scratch_free(s);
+    hb_buf_printf(ob, "],\"truncated\":%s,\"images\":%u,\"images_in_prompt\":%u,\"supervised\":%u}\n",
+                  enc->truncated ? "true" : "false", enc->n_images, enc->n_images_in, enc->n_supervised);
+    return 0;
+}
+
+int hb_prompt_run(const hb_tokenizer *t, FILE *in, const char *name, FILE *out, const hb_prompt_opts *o, hb_err *err) {
+    line_ctx c = {.t = t, .s = hb_tok_scratch_new(), .o = o};
+    int rc = each_line(in, name, out, prompt_line, &c, err);
+    hb_buf_free(&c.text);
+    hb_prompt_enc_free(&c.enc);
+    hb_tok_scratch_free(c.s);
     return rc;
 }
 
